@@ -1,0 +1,50 @@
+"""Session-wide test setup: a private AIRFLOW_HOME with a SQLite metadata DB.
+
+The environment is set before anything imports Airflow, so Airflow never touches the
+developer's own AIRFLOW_HOME.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+_HOME = Path(tempfile.mkdtemp(prefix="depot-airflow-home-"))
+os.environ["AIRFLOW_HOME"] = str(_HOME)
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parent.parent / "dags")
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME / 'airflow.db'}"
+os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
+os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO")
+os.environ.pop("DEPOT_API_URL", None)
+
+pytest_plugins = ["airflow_provider_depot.emulator.pytest_plugin"] if (
+    Path(__file__).resolve().parent.parent / "airflow_provider_depot" / "emulator" / "pytest_plugin.py"
+).exists() else []
+
+
+def require_tool(available: bool, reason: str) -> None:
+    """Skip a test that needs a missing tool, except in CI, where a missing tool is a failure."""
+    if available:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true: tools CI installs must be present)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Iterator[Path]:
+    """A migrated SQLite metadata DB in the session's AIRFLOW_HOME (for dag.test())."""
+    from airflow.utils import db
+
+    db.resetdb()
+    yield _HOME
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(_HOME, ignore_errors=True)
