@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
+import re
 import ssl
 import tempfile
 from collections.abc import Sequence
@@ -25,6 +26,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 _VALIDITY = datetime.timedelta(days=1)
 _BACKDATE = datetime.timedelta(minutes=5)
 _LOOPBACK_IP = ipaddress.ip_address("127.0.0.1")
+_CLIENT_NAME = "depot-build-client"
+# RFC 1123 host name: dot-separated labels of 1-63 letters, digits and inner hyphens, <= 253 chars.
+_HOST_NAME = re.compile(r"(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*")
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,7 @@ def issue_build_credentials(server_name: str) -> BuildCredentials:
         server_name, ca_name, ca_key, aki, now, ExtendedKeyUsageOID.SERVER_AUTH, san
     )
     client_key, client_cert = _leaf(
-        "depot-build-client", ca_name, ca_key, aki, now, ExtendedKeyUsageOID.CLIENT_AUTH, None
+        _CLIENT_NAME, ca_name, ca_key, aki, now, ExtendedKeyUsageOID.CLIENT_AUTH, [x509.DNSName(_CLIENT_NAME)]
     )
     return BuildCredentials(
         server_name=server_name,
@@ -104,20 +108,18 @@ def client_ssl_context(
 
 
 def _server_alt_names(server_name: str) -> list[x509.GeneralName]:
-    if not isinstance(server_name, str) or not server_name.strip() or server_name != server_name.strip():
-        raise ValueError("server_name must be a non-empty host name without surrounding spaces")
+    if not isinstance(server_name, str):
+        raise TypeError(f"server_name must be a str, got {type(server_name).__name__}")
     try:
         ip = ipaddress.ip_address(server_name)
     except ValueError:
-        try:
-            names: list[x509.GeneralName] = [x509.DNSName(server_name)]
-        except (ValueError, UnicodeError) as exc:  # cryptography rejects non-IDNA names
-            raise ValueError(f"server_name is not a valid DNS name: {exc}") from None
-    else:
-        names = [x509.IPAddress(ip)]
-    if _LOOPBACK_IP not in [n.value for n in names if isinstance(n, x509.IPAddress)]:
-        names.append(x509.IPAddress(_LOOPBACK_IP))
-    return names
+        if not _HOST_NAME.fullmatch(server_name):
+            raise ValueError(
+                "server_name must be a DNS host name (letters, digits, '-', dots) or an IP address, "
+                f"got {server_name!r:.80}"
+            ) from None
+        return [x509.DNSName(server_name), x509.IPAddress(_LOOPBACK_IP)]
+    return [x509.IPAddress(address) for address in dict.fromkeys([ip, _LOOPBACK_IP])]
 
 
 def _builder(
@@ -141,7 +143,7 @@ def _leaf(
     aki: x509.AuthorityKeyIdentifier,
     now: datetime.datetime,
     usage: x509.ObjectIdentifier,
-    san: list[x509.GeneralName] | None,
+    san: list[x509.GeneralName],
 ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     key = ec.generate_private_key(ec.SECP256R1())
     # A CN longer than 64 characters is invalid; the SAN is what clients check anyway.
@@ -153,9 +155,8 @@ def _leaf(
         .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(aki, critical=False)
+        .add_extension(x509.SubjectAlternativeName(san), critical=False)
     )
-    if san is not None:
-        builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
     return key, builder.sign(ca_key, hashes.SHA256())
 
 
