@@ -13,6 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from required_tools import require_tool  # re-exported for conftest users
+
+__all__ = ["require_tool"]
 
 _HOME = Path(tempfile.mkdtemp(prefix="depot-airflow-home-"))
 os.environ["AIRFLOW_HOME"] = str(_HOME)
@@ -26,15 +29,6 @@ os.environ.pop("DEPOT_API_URL", None)
 pytest_plugins = ["airflow_provider_depot.emulator.pytest_plugin"] if (
     Path(__file__).resolve().parent.parent / "airflow_provider_depot" / "emulator" / "pytest_plugin.py"
 ).exists() else []
-
-
-def require_tool(available: bool, reason: str) -> None:
-    """Skip a test that needs a missing tool, except in CI, where a missing tool is a failure."""
-    if available:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true: tools CI installs must be present)")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
+from required_tools import require_tool
 
 from airflow_provider_depot.emulator._certs import BuildCredentials
 
@@ -23,12 +23,7 @@ _SYSTEM_PLUGIN_DIRS = ("/usr/local/lib/docker/cli-plugins", "/usr/libexec/docker
 
 
 def require(available: bool, reason: str) -> None:
-    """Skip a test that needs a missing tool, except in CI (CI=true), where that is a failure."""
-    if available:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true: CI must install it; {INSTALL_HINT})")
-    pytest.skip(f"{reason} ({INSTALL_HINT})")
+    require_tool(available, f"{reason} ({INSTALL_HINT})")
 
 
 def find_buildx_plugin() -> Path | None:
