@@ -39,13 +39,16 @@ def encode_envelope(payload: bytes, *, end_stream: bool = False, compress: bool 
 class EnvelopeReader:
     """Incremental parser: feed it byte chunks as they arrive, iterate complete envelopes.
 
-    Compressed envelopes are inflated with gzip, the only encoding this project offers.
-    ``max_message_bytes`` bounds a single envelope so a corrupt length cannot exhaust memory.
+    Compressed envelopes are inflated with gzip, the only encoding this project offers;
+    ``compressed=False`` (the peer announced no ``Connect-Content-Encoding``) makes a
+    compressed envelope an error instead. ``max_message_bytes`` bounds a single envelope so
+    a corrupt length cannot exhaust memory.
     """
 
-    def __init__(self, *, max_message_bytes: int = 64 * 1024 * 1024) -> None:
+    def __init__(self, *, max_message_bytes: int = 64 * 1024 * 1024, compressed: bool = True) -> None:
         self._buffer = bytearray()
         self._max = max_message_bytes
+        self._compressed = compressed
 
     def feed(self, chunk: bytes) -> Iterator[Envelope]:
         self._buffer += chunk
@@ -59,6 +62,8 @@ class EnvelopeReader:
             payload = bytes(self._buffer[HEADER_SIZE:end])
             del self._buffer[:end]
             if flags & FLAG_COMPRESSED:
+                if not self._compressed:
+                    raise EnvelopeError("compressed envelope, but no message encoding was announced")
                 try:
                     payload = gzip.decompress(payload)
                 except (OSError, EOFError) as exc:

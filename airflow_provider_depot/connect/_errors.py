@@ -91,7 +91,8 @@ def _rebuild(code: str, message: str, http_status: int | None, rpc: str | None) 
 
 
 def _b64decode(text: str) -> bytes:
-    return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_" if ("-" in text or "_" in text) else None)
+    altchars = b"-_" if ("-" in text or "_" in text) else None
+    return base64.b64decode(text + "=" * (-len(text) % 4), altchars=altchars)
 
 
 def _decode_detail(raw: object) -> ErrorDetail | None:
@@ -133,14 +134,19 @@ def error_from_json(
 
 
 def parse_error_body(body: bytes, http_status: int) -> ConnectError:
-    """The error carried by a unary non-200 reply: Connect JSON if it is, else mapped by status."""
+    """The error carried by a unary non-200 reply: Connect JSON if it is, else mapped by status.
+
+    JSON with a ``message`` but no (or a null) ``code`` keeps the message and takes the
+    status-derived code, as the conformance suite's ``error/missing-code`` case requires.
+    """
     fallback = Code.from_http_status(http_status)
     try:
         data = json.loads(body) if body else None
     except (ValueError, UnicodeDecodeError):
         data = None
     err = error_from_json(data, http_status=http_status, fallback=fallback) if data is not None else None
-    if err is None or (isinstance(data, Mapping) and "code" not in data):
+    if err is None or (isinstance(data, Mapping) and "code" not in data and "message" not in data):
         snippet = body[:200].decode("utf-8", "replace").strip()
-        return ConnectError(fallback, f"HTTP {http_status}" + (f": {snippet}" if snippet else ""), http_status=http_status)
+        message = f"HTTP {http_status}" + (f": {snippet}" if snippet else "")
+        return ConnectError(fallback, message, http_status=http_status)
     return err
