@@ -12,6 +12,11 @@ _INTEGRATION = "Depot"
 
 
 def get_provider_info() -> dict[str, Any]:
+    info = _info()
+    return {key: value for key, value in info.items() if value}
+
+
+def _info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-depot",
         "name": "Depot",
@@ -24,9 +29,9 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "hooks": [{"integration-name": _INTEGRATION, "python-modules": [f"{_PKG}.hooks.depot"]}],
-        "operators": [{"integration-name": _INTEGRATION, "python-modules": _OPERATOR_MODULES}],
-        "sensors": [{"integration-name": _INTEGRATION, "python-modules": _SENSOR_MODULES}],
-        "triggers": [{"integration-name": _INTEGRATION, "python-modules": _TRIGGER_MODULES}],
+        "operators": _section(_OPERATOR_MODULES),
+        "sensors": _section(_SENSOR_MODULES),
+        "triggers": _section(_TRIGGER_MODULES),
         "transfers": _TRANSFERS,
         "extra-links": _EXTRA_LINKS,
         "connection-types": [
@@ -78,7 +83,16 @@ def get_provider_info() -> dict[str, Any]:
     }
 
 
-_OPERATOR_MODULES: list[str] = []
+def _section(modules: list[str]) -> list[dict[str, Any]]:
+    return [{"integration-name": _INTEGRATION, "python-modules": modules}] if modules else []
+
+
+_OPERATOR_MODULES: list[str] = [
+    f"{_PKG}.operators.projects",
+    f"{_PKG}.operators.tokens",
+    f"{_PKG}.operators.trust_policies",
+    f"{_PKG}.operators.registry_cleanup",
+]
 _SENSOR_MODULES: list[str] = []
 _TRIGGER_MODULES: list[str] = []
 _TRANSFERS: list[dict[str, str]] = []
