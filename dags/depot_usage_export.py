@@ -1,0 +1,46 @@
+"""Daily Depot usage export into a SQL warehouse, with catchup (a backfill from the start date).
+
+Each run exports the UTC day of its data interval (``CronDataIntervalTimetable``: the run for
+2025-03-01 starts after that day ends and covers it); a manual run, which has an empty
+interval, exports the last complete UTC day. Reruns replace their day, so clearing any run is
+safe. Settings come from the environment, read when the file is parsed:
+
+- ``DEPOT_USAGE_START_DATE``: first day to export (default 2025-01-01).
+- ``DEPOT_USAGE_SQL_CONN_ID``: warehouse connection (default ``depot_usage_sqlite``, meant to be
+  a SQLite file, e.g. ``AIRFLOW_CONN_DEPOT_USAGE_SQLITE='{"conn_type": "sqlite", "host":
+  "/var/lib/airflow/depot_usage.db"}'``; any common-sql connection works).
+- ``DEPOT_USAGE_DEPOT_CONN_ID``: Depot connection (default ``depot_default``).
+- ``DEPOT_USAGE_TABLE_PREFIX`` / ``DEPOT_USAGE_SCHEMA``: where the tables go (default: no prefix,
+  the connection's schema).
+
+Downstream DAGs can be scheduled on the tables' Assets, e.g.
+``Asset("depot-usage://depot_usage_sqlite/depot_usage_container_builds")``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pendulum
+from airflow.sdk import DAG, CronDataIntervalTimetable
+
+from airflow_provider_depot.transfers.usage_to_sql import DepotUsageToSqlOperator
+
+with DAG(
+    dag_id="depot_usage_export",
+    description="Depot usage into SQL tables, one UTC day per run",
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    start_date=pendulum.parse(os.environ.get("DEPOT_USAGE_START_DATE", "2025-01-01"), tz="UTC"),
+    catchup=True,
+    max_active_runs=1,
+    default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=5)},
+    tags=["depot", "usage"],
+) as dag:
+    DepotUsageToSqlOperator(
+        task_id="export_usage",
+        depot_conn_id=os.environ.get("DEPOT_USAGE_DEPOT_CONN_ID", "depot_default"),
+        sql_conn_id=os.environ.get("DEPOT_USAGE_SQL_CONN_ID", "depot_usage_sqlite"),
+        table_prefix=os.environ.get("DEPOT_USAGE_TABLE_PREFIX", ""),
+        schema=os.environ.get("DEPOT_USAGE_SCHEMA") or None,
+    )
