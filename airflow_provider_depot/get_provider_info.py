@@ -95,5 +95,11 @@ _OPERATOR_MODULES: list[str] = [
 ]
 _SENSOR_MODULES: list[str] = []
 _TRIGGER_MODULES: list[str] = []
-_TRANSFERS: list[dict[str, str]] = []
+_TRANSFERS: list[dict[str, str]] = [
+    {
+        "source-integration-name": _INTEGRATION,
+        "target-integration-name": "Common SQL",
+        "python-module": f"{_PKG}.transfers.usage_to_sql",
+    }
+]
 _EXTRA_LINKS: list[str] = []
