@@ -1,0 +1,115 @@
+"""Serving an ASGI app with hypercorn on a socket we own: HTTP/1.1 and h2c on one port.
+
+Hypercorn's public ``serve()`` gives an app no handle on its TCP connection, and a fault that
+drops the connection needs one (an app that returns without replying gets a 500 from hypercorn).
+So the accept loop here is our own: each connection's writer goes into a context variable before
+hypercorn's ``TCPServer`` takes the connection over, and the app's tasks, which inherit that
+context, can abort it (``abort_current_connection``). Everything else, HTTP/1.1 keep-alive, h2c
+with prior knowledge, the upgrade from HTTP/1.1, is hypercorn's own code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import socket
+from collections.abc import Callable
+
+from hypercorn.app_wrappers import ASGIWrapper
+from hypercorn.asyncio.tcp_server import TCPServer
+from hypercorn.asyncio.worker_context import WorkerContext
+from hypercorn.config import Config
+
+from ._asgi import ASGIApp
+
+log = logging.getLogger(__name__)
+
+_CONNECTION: contextvars.ContextVar[asyncio.StreamWriter | None] = contextvars.ContextVar(
+    "emulator_connection", default=None
+)
+# Clients keep connections idle between health reports (5 s for the CLI, 30 s for others);
+# hypercorn's default 5 s idle timeout would race them.
+_KEEP_ALIVE_TIMEOUT = 75.0
+_GRACEFUL_TIMEOUT = 2.0
+
+
+def abort_current_connection() -> bool:
+    """Drop the TCP connection of the request being served (no reply); False outside a request."""
+    writer = _CONNECTION.get()
+    if writer is None:
+        return False
+    writer.transport.abort()
+    return True
+
+
+def server_config() -> Config:
+    config = Config()
+    config.accesslog = None
+    config.errorlog = logging.getLogger("airflow_provider_depot.emulator.http")
+    config.keep_alive_timeout = _KEEP_ALIVE_TIMEOUT
+    config.keep_alive_max_requests = 2**62
+    config.graceful_timeout = _GRACEFUL_TIMEOUT
+    config.backlog = 1024
+    config.server_names = []
+    return config
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (0 = a free port)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto=IPPROTO_TCP matters: asyncio turns Nagle off (TCP_NODELAY) only on sockets that say
+    # they are TCP, and without that every reply written in two parts stalls ~40 ms.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((host, port))
+        sock.listen(1024)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def serve(
+    app: ASGIApp,
+    sock: socket.socket,
+    shutdown: asyncio.Event,
+    *,
+    config: Config | None = None,
+    on_ready: Callable[[], None] | None = None,
+) -> None:
+    """Serve ``app`` on the listening ``sock`` until ``shutdown`` is set, then close gracefully.
+
+    ``on_ready()`` is called once connections are being accepted.
+    """
+    config = config or server_config()
+    loop = asyncio.get_running_loop()
+    wrapped = ASGIWrapper(app)  # type: ignore[arg-type]  # hypercorn's own framework type
+    context = WorkerContext(None)
+    connections: set[asyncio.Task[None]] = set()
+
+    async def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            connections.add(task)
+            task.add_done_callback(connections.discard)
+        _CONNECTION.set(writer)
+        await TCPServer(wrapped, loop, config, context, {}, reader, writer)
+
+    server = await asyncio.start_server(on_connection, sock=sock, backlog=config.backlog)
+    if on_ready is not None:
+        on_ready()
+    try:
+        await shutdown.wait()
+    finally:
+        await context.terminated.set()
+        server.close()
+        if connections:
+            _, pending = await asyncio.wait(set(connections), timeout=config.graceful_timeout)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await server.wait_closed()

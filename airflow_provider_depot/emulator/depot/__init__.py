@@ -1,0 +1,1 @@
+"""What the emulator knows about Depot: its records, its rules, its services."""
