@@ -28,8 +28,8 @@ lint: bootstrap
 	$(BIN)/python scripts/gen_proto.py --check
 
 demo: bootstrap
-	bash scripts/install_build_tools.sh
-	$(BIN)/python -m airflow_provider_depot.demo
+	bash scripts/install_build_tools.sh >/dev/null
+	$(BIN)/python scripts/demo.py $(DEMO_ARGS)
 
 bench: bootstrap tools
 	$(BIN)/python bench/run_all.py
