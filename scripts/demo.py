@@ -206,7 +206,10 @@ def report_usage(demo: Demo) -> None:
             names = [d[0] for d in cursor.description]
             say(f"  sample of {table}:")
             for row in cursor:
-                say("    " + ", ".join(f"{n}={v}" for n, v in zip(names, row) if n not in ("exported_at",)))
+                say(
+                    "    "
+                    + ", ".join(f"{n}={v}" for n, v in zip(names, row, strict=True) if n != "exported_at")
+                )
 
 
 def main() -> int:
