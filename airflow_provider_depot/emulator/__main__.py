@@ -14,6 +14,8 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from airflow_provider_depot.connect._options import is_loopback_host
+
 from ._emulator import DEFAULT_TOKEN, Emulator, EmulatorConfig
 from ._inprocess import base_url
 from ._snapshot import SnapshotError
@@ -108,6 +110,10 @@ def _config(args: argparse.Namespace) -> EmulatorConfig:
 
 async def _serve(emulator: Emulator, host: str, port: int) -> None:
     sock = bind_socket(host, port)
+    if not is_loopback_host(host):
+        logging.getLogger("airflow_provider_depot.emulator").warning(
+            "listening on %s: the admin endpoints (/_emulator/) have no authentication", host
+        )
     shutdown = asyncio.Event()
     loop = asyncio.get_running_loop()
     for name in ("SIGINT", "SIGTERM"):

@@ -23,7 +23,8 @@ from ._admin_http import PREFIX, AdminApp
 from ._clock import Clock
 from ._demo_seed import demo_document
 from ._snapshot import load_document, read_document, write_document
-from .connect_server import AuditLog, ConnectApp, FaultPlan, FaultRule, ServerCall
+from .connect_server import AuditLog, ConnectApp, FaultPlan, FaultRule
+from .connect_server._call import bearer_token
 from .connect_server._hosting import abort_current_connection, serve
 from .depot._builds import get_build, ingest_status
 from .depot._leases import EndpointBackend, EndpointBroker, PlaceholderBackend, ProxyBackend
@@ -92,7 +93,7 @@ class Emulator:
         self.admin = Admin(self)
         self.app = ConnectApp(
             depot_routes(self.state, self.broker),
-            on_start=self._identify,
+            identify=self._identify,
             faults=self.faults,
             audit=self.audit,
             clock_time=self.clock.time,
@@ -141,17 +142,16 @@ class Emulator:
         if build is not None:
             ingest_status(self.state, build, [status])
 
-    def _identify(self, call: ServerCall) -> None:
-        """The Connect app's on_start hook: who is calling (never fails; handlers decide)."""
-        token = call.bearer_token()
+    def _identify(self, headers: Mapping[str, str]) -> tuple[str, object]:
+        """The Connect app's identify hook: the kind of token and the principal (never fails:
+        whether the caller may do what it asks is the handlers' decision)."""
+        token = bearer_token(headers)
         if token is None:
-            return
+            return "none", None
         principal = self.state.principal_for(token)
         if principal is None:
-            call.token_kind = "invalid"
-            return
-        call.token_kind = principal.kind.value
-        call.context = principal
+            return "invalid", None
+        return principal.kind.value, principal
 
     def _reap_quietly(self) -> None:
         try:

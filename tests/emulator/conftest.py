@@ -25,6 +25,8 @@ from airflow_provider_depot._proto.depot.cli.v1beta1 import projects_pb2  # noqa
 from airflow_provider_depot._proto.depot.core.v1 import build_pb2 as core_build_pb2  # noqa: F401
 from airflow_provider_depot._proto.depot.core.v1 import org_pb2, project_pb2, usage_pb2  # noqa: F401
 from airflow_provider_depot.connect import (
+    Code,
+    ConnectError,
     ConnectTransport,
     MethodSpec,
     TransportOptions,
@@ -39,6 +41,13 @@ def spec(path: str) -> MethodSpec:
     """The MethodSpec of ``"depot.core.v1.ProjectService/GetProject"``."""
     service, method = path.split("/")
     return method_spec_from_descriptor(descriptor_pool.Default().FindServiceByName(service), method)
+
+
+def error_code(call: Any, *args: Any, **kwargs: Any) -> Code:
+    """The code of the ConnectError that ``call(*args, **kwargs)`` must raise."""
+    with pytest.raises(ConnectError) as info:
+        call(*args, **kwargs)
+    return info.value.code
 
 
 class Rpc:

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from conftest import Rpc, error_code
 
 from airflow_provider_depot._proto.depot.build.v1 import build_pb2, registry_pb2
 from airflow_provider_depot._proto.depot.buildkit.v1 import buildkit_pb2
 from airflow_provider_depot._proto.depot.cli.v1 import build_pb2 as cli_pb2
 from airflow_provider_depot._proto.depot.core.v1 import project_pb2, usage_pb2
 from airflow_provider_depot.connect import Code, ConnectError
+from airflow_provider_depot.emulator import run_emulator
 
 LIST_PROJECTS = "depot.core.v1.ProjectService/ListProjects"
 LIST_IMAGES = "depot.build.v1.RegistryService/ListImages"
 GET_ENDPOINT = "depot.buildkit.v1.BuildKitService/GetEndpoint"
-
-
-def _code(call, *args, **kwargs) -> Code:
-    with pytest.raises(ConnectError) as info:
-        call(*args, **kwargs)
-    return info.value.code
 
 
 def test_missing_token_is_unauthenticated(emulator, wire):
@@ -29,7 +25,7 @@ def test_missing_token_is_unauthenticated(emulator, wire):
 
 def test_wrong_token_is_unauthenticated(rpc):
     assert (
-        _code(rpc, LIST_PROJECTS, project_pb2.ListProjectsRequest(), token="depot_org_wrong")
+        error_code(rpc, LIST_PROJECTS, project_pb2.ListProjectsRequest(), token="depot_org_wrong")
         is Code.UNAUTHENTICATED
     )
 
@@ -45,10 +41,6 @@ def test_org_token_reaches_the_organization(rpc, project):
 
 
 def test_every_configured_org_token_works():
-    from conftest import Rpc
-
-    from airflow_provider_depot.emulator import run_emulator
-
     with run_emulator(tokens=("first-token", "second-token")) as emu:
         for token in ("first-token", "second-token"):
             client = Rpc(emu.url, token)
@@ -58,7 +50,9 @@ def test_every_configured_org_token_works():
                 client.close()
         client = Rpc(emu.url, "third-token")
         try:
-            assert _code(client, LIST_PROJECTS, project_pb2.ListProjectsRequest()) is Code.UNAUTHENTICATED
+            assert (
+                error_code(client, LIST_PROJECTS, project_pb2.ListProjectsRequest()) is Code.UNAUTHENTICATED
+            )
         finally:
             client.close()
 
@@ -84,17 +78,20 @@ def test_project_token_reaches_only_its_project(emulator, rpc, project):
     )
     assert build.build_id
     # Another project's: permission denied.
-    assert _code(
+    assert error_code(
         rpc, LIST_IMAGES, registry_pb2.ListImagesRequest(project_id=other.project_id), token=secret
     ) is (Code.PERMISSION_DENIED)
     # Organization-level calls: permission denied.
     assert (
-        _code(rpc, LIST_PROJECTS, project_pb2.ListProjectsRequest(), token=secret) is Code.PERMISSION_DENIED
+        error_code(rpc, LIST_PROJECTS, project_pb2.ListProjectsRequest(), token=secret)
+        is Code.PERMISSION_DENIED
     )
     usage = usage_pb2.GetUsageRequest()
     usage.start_at.FromSeconds(0)
     usage.end_at.FromSeconds(86400)
-    assert _code(rpc, "depot.core.v1.UsageService/GetUsage", usage, token=secret) is Code.PERMISSION_DENIED
+    assert (
+        error_code(rpc, "depot.core.v1.UsageService/GetUsage", usage, token=secret) is Code.PERMISSION_DENIED
+    )
 
 
 def test_deleted_project_token_is_unauthenticated(rpc, project):
@@ -104,7 +101,7 @@ def test_deleted_project_token_is_unauthenticated(rpc, project):
     )
     rpc("depot.core.v1.ProjectService/DeleteToken", project_pb2.DeleteTokenRequest(token_id=created.token_id))
     request = registry_pb2.ListImagesRequest(project_id=project.project_id)
-    assert _code(rpc, LIST_IMAGES, request, token=created.secret) is Code.UNAUTHENTICATED
+    assert error_code(rpc, LIST_IMAGES, request, token=created.secret) is Code.UNAUTHENTICATED
 
 
 def test_build_token_reaches_only_its_build(emulator, rpc, project):
@@ -131,9 +128,9 @@ def test_build_token_reaches_only_its_build(emulator, rpc, project):
     assert info.value.code is Code.PERMISSION_DENIED
     # Not a key to the project's registry or the organization:
     request = registry_pb2.ListImagesRequest(project_id=project.project_id)
-    assert _code(rpc, LIST_IMAGES, request, token=mine.build_token) is Code.PERMISSION_DENIED
+    assert error_code(rpc, LIST_IMAGES, request, token=mine.build_token) is Code.PERMISSION_DENIED
     assert (
-        _code(rpc, LIST_PROJECTS, project_pb2.ListProjectsRequest(), token=mine.build_token)
+        error_code(rpc, LIST_PROJECTS, project_pb2.ListProjectsRequest(), token=mine.build_token)
         is Code.PERMISSION_DENIED
     )
 
@@ -142,7 +139,7 @@ def test_org_token_cannot_see_another_organizations_project(emulator, rpc):
     other_org = emulator.admin.state.add_organization("Other")
     foreign = emulator.admin.create_project("theirs", org_id=other_org.org_id)
     request = project_pb2.GetProjectRequest(project_id=foreign.project_id)
-    assert _code(rpc, "depot.core.v1.ProjectService/GetProject", request) is Code.NOT_FOUND
+    assert error_code(rpc, "depot.core.v1.ProjectService/GetProject", request) is Code.NOT_FOUND
     assert foreign.project_id not in [
         p.project_id for p in rpc(LIST_PROJECTS, project_pb2.ListProjectsRequest()).projects
     ]

@@ -460,3 +460,23 @@ def test_share_build(rpc, project):
             core_pb2.StopSharingBuildRequest(build_id=created.build_id),
         )
     assert info.value.code is Code.FAILED_PRECONDITION
+
+
+@pytest.mark.parametrize(("result", "completed"), [("success", True), ("error", False)])
+def test_steps_left_open_complete_only_with_a_successful_build(emulator, rpc, project, result, completed):
+    created = rpc(CLI + "CreateBuild", cli_pb2.CreateBuildRequest(project_id=project.project_id))
+    t0 = datetime.datetime(2026, 3, 1, tzinfo=UTC)
+    status = status_pb2.StatusResponse(vertexes=[_vertex("sha256:open", "[1/1] COPY a /", t0)])
+    rpc(
+        CLI + "ReportStatus",
+        cli_pb2.ReportStatusRequest(build_id=created.build_id, statuses=[status]),
+        token=created.build_token,
+    )
+    finish = cli_pb2.FinishBuildRequest(build_id=created.build_id)
+    if result == "success":
+        finish.success.SetInParent()
+    else:
+        finish.error.error = "boom"
+    rpc(CLI + "FinishBuild", finish, token=created.build_token)
+    (step,) = emulator.admin.build(created.build_id).steps
+    assert (step.completed_at is not None) is completed

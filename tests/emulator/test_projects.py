@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from conftest import error_code
 
 from airflow_provider_depot._proto.depot.cli.v1beta1 import projects_pb2 as cli_projects_pb2
 from airflow_provider_depot._proto.depot.core.v1 import org_pb2, project_pb2
 from airflow_provider_depot.connect import Code, ConnectError
 
 SVC = "depot.core.v1.ProjectService/"
-
-
-def _code(call, *args, **kwargs) -> Code:
-    with pytest.raises(ConnectError) as info:
-        call(*args, **kwargs)
-    return info.value.code
 
 
 def test_create_get_update_delete(emulator, rpc):
@@ -54,7 +49,7 @@ def test_create_get_update_delete(emulator, rpc):
     ) == ("api2", "eu-central-1", 30, 7)
     rpc(SVC + "DeleteProject", project_pb2.DeleteProjectRequest(project_id=created.project_id))
     assert (
-        _code(rpc, SVC + "GetProject", project_pb2.GetProjectRequest(project_id=created.project_id))
+        error_code(rpc, SVC + "GetProject", project_pb2.GetProjectRequest(project_id=created.project_id))
         is Code.NOT_FOUND
     )
 
@@ -76,17 +71,17 @@ def test_unknown_region_is_invalid_argument(rpc, region):
     assert info.value.code is Code.INVALID_ARGUMENT
     assert "region" in info.value.message
     listing = project_pb2.ListProjectsRequest(region_id=region)
-    assert _code(rpc, SVC + "ListProjects", listing) is Code.INVALID_ARGUMENT
+    assert error_code(rpc, SVC + "ListProjects", listing) is Code.INVALID_ARGUMENT
 
 
 def test_create_project_needs_a_name(rpc):
     request = project_pb2.CreateProjectRequest(name="", region_id="us-east-1")
-    assert _code(rpc, SVC + "CreateProject", request) is Code.INVALID_ARGUMENT
+    assert error_code(rpc, SVC + "CreateProject", request) is Code.INVALID_ARGUMENT
 
 
 def test_create_project_in_another_organization_is_denied(rpc):
     request = project_pb2.CreateProjectRequest(name="x", region_id="us-east-1", organization_id="someoneelse")
-    assert _code(rpc, SVC + "CreateProject", request) is Code.PERMISSION_DENIED
+    assert error_code(rpc, SVC + "CreateProject", request) is Code.PERMISSION_DENIED
 
 
 def test_list_projects_filters_by_region(emulator, rpc):
@@ -129,13 +124,13 @@ def test_trust_policies(rpc, project):
     remove_again = project_pb2.RemoveTrustPolicyRequest(
         project_id=project.project_id, trust_policy_id=added.trust_policy_id
     )
-    assert _code(rpc, SVC + "RemoveTrustPolicy", remove_again) is Code.NOT_FOUND
+    assert error_code(rpc, SVC + "RemoveTrustPolicy", remove_again) is Code.NOT_FOUND
     no_provider = project_pb2.AddTrustPolicyRequest(project_id=project.project_id)
-    assert _code(rpc, SVC + "AddTrustPolicy", no_provider) is Code.INVALID_ARGUMENT
+    assert error_code(rpc, SVC + "AddTrustPolicy", no_provider) is Code.INVALID_ARGUMENT
     incomplete = project_pb2.AddTrustPolicyRequest(
         project_id=project.project_id, circleci=project_pb2.TrustPolicy.CircleCI(organization_uuid="o")
     )
-    assert _code(rpc, SVC + "AddTrustPolicy", incomplete) is Code.INVALID_ARGUMENT
+    assert error_code(rpc, SVC + "AddTrustPolicy", incomplete) is Code.INVALID_ARGUMENT
 
 
 def test_tokens(rpc, project):
@@ -156,7 +151,7 @@ def test_tokens(rpc, project):
     listed = rpc(SVC + "ListTokens", project_pb2.ListTokensRequest(project_id=project.project_id)).tokens
     assert [t.token_id for t in listed] == [second.token_id]
     gone = project_pb2.DeleteTokenRequest(token_id=first.token_id)
-    assert _code(rpc, SVC + "DeleteToken", gone) is Code.NOT_FOUND
+    assert error_code(rpc, SVC + "DeleteToken", gone) is Code.NOT_FOUND
 
 
 def test_reset_project_forgets_cached_step_times(emulator, rpc, project):
@@ -189,4 +184,4 @@ def test_cli_projects_service(emulator, rpc, project):
     )
     assert (reset.name, reset.org_name) == ("app", org.name)
     missing = cli_projects_pb2.ResetProjectCacheRequest(project_id="nope")
-    assert _code(rpc, "depot.cli.v1beta1.ProjectsService/ResetProjectCache", missing) is Code.NOT_FOUND
+    assert error_code(rpc, "depot.cli.v1beta1.ProjectsService/ResetProjectCache", missing) is Code.NOT_FOUND

@@ -13,6 +13,7 @@ from airflow_provider_depot._proto.depot.buildkit.v1 import buildkit_pb2
 from airflow_provider_depot._proto.depot.core.v1 import org_pb2, project_pb2
 from airflow_provider_depot.connect import Code, ConnectError
 from airflow_provider_depot.connect._envelope import FLAG_COMPRESSED, EnvelopeReader, encode_envelope
+from airflow_provider_depot.emulator import run_emulator
 
 GET_PROJECT = "/depot.core.v1.ProjectService/GetProject"
 GET_ENDPOINT = "/depot.buildkit.v1.BuildKitService/GetEndpoint"
@@ -102,6 +103,17 @@ def test_unknown_path_is_unimplemented_404(wire):
     # What the CLI prints for it: "<code>: <message>".
     err = ConnectError(Code(reply.json()["code"]), reply.json()["message"])
     assert str(err) == "unimplemented: 404 Not Found"
+
+
+def test_unknown_paths_are_audited(emulator, wire):
+    wire.post("/depot.core.v1.ProjectService/NoSuchMethod", b"")
+    (entry,) = emulator.admin.audit()
+    assert (entry["procedure"], entry["token_kind"], entry["code"], entry["http_status"]) == (
+        "depot.core.v1.ProjectService/NoSuchMethod",
+        "org",
+        "unimplemented",
+        404,
+    )
 
 
 def test_get_is_not_allowed(emulator, wire):
@@ -267,8 +279,6 @@ def test_compressed_envelope_without_announced_encoding_is_refused(emulator, pro
 
 
 def test_deadline_ends_a_stream_with_deadline_exceeded():
-    from airflow_provider_depot.emulator import run_emulator
-
     with run_emulator(pending=5, pending_interval=1.0) as emu:
         created = emu.admin.create_project("slow")
         build_id, token = emu.admin.create_build(created.project_id)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 
 import pytest
+from conftest import Rpc
 
 from airflow_provider_depot._proto.depot.core.v1 import project_pb2
 
 
 def test_fixture_gives_a_running_emulator(depot_emulator):
-    from conftest import Rpc
-
     project = depot_emulator.admin.create_project("mine")
     rpc = Rpc(depot_emulator.url, depot_emulator.token)
     try:

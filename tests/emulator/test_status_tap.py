@@ -24,8 +24,14 @@ def _status(name: str) -> status_pb2.StatusResponse:
 
 
 def _headers(path: bytes) -> list[tuple[bytes, bytes]]:
-    return [(b":method", b"POST"), (b":scheme", b"http"), (b":authority", b"buildkit"), (b":path", path),
-            (b"content-type", b"application/grpc"), (b"te", b"trailers")]
+    return [
+        (b":method", b"POST"),
+        (b":scheme", b"http"),
+        (b":authority", b"buildkit"),
+        (b":path", path),
+        (b"content-type", b"application/grpc"),
+        (b"te", b"trailers"),
+    ]
 
 
 def test_tap_decodes_status_responses_of_status_calls_only():

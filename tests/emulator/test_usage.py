@@ -6,6 +6,7 @@ import datetime
 import itertools
 
 import pytest
+from conftest import Rpc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,8 +31,6 @@ def seeded():
     """The demo seed: 90 days of daily records for three projects, a few builds."""
     clock = Clock(START + datetime.timedelta(days=90, hours=6), frozen=True)
     with run_emulator(seed="demo", clock=clock) as emu:
-        from conftest import Rpc
-
         rpc = Rpc(emu.url, emu.token)
         yield emu, rpc
         rpc.close()

@@ -11,8 +11,9 @@ Streaming replies are HTTP 200 and end with an end-of-stream envelope carrying `
 ``{"error": ...}``. A server-streaming request carries exactly one message; a client stream is
 read incrementally, so the handler sees each message as it arrives.
 
-Nothing here knows Depot: the ``on_start`` hook classifies the caller, the route handlers do the
-rest. Fault rules (``_faults.py``) are acted out here because they are protocol misbehaviour.
+Nothing here knows Depot: the ``identify`` hook classifies the caller from the request headers
+(a label for the audit log, and a context for the handlers), the route handlers do the rest.
+Fault rules (``_faults.py``) are acted out here because they are protocol misbehaviour.
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ class _Outcome:
 class ConnectApp:
     """The ASGI app. ``mounts`` maps path prefixes (``/_emulator/``) to other ASGI apps.
 
+    ``identify(headers)`` returns ``(token_kind, context)`` for the call; it must not fail.
+
     ``abort_connection()`` must drop the current call's TCP connection without a reply and return
     True (the server module provides it); drop faults need it.
     """
@@ -89,7 +92,7 @@ class ConnectApp:
         self,
         routes: Mapping[str, Route],
         *,
-        on_start: Callable[[ServerCall], None],
+        identify: Callable[[Mapping[str, str]], tuple[str, object]],
         faults: FaultPlan,
         audit: AuditLog,
         clock_time: Callable[[], float],
@@ -99,7 +102,7 @@ class ConnectApp:
         max_body_bytes: int = 32 * 1024 * 1024,
     ) -> None:
         self._routes = dict(routes)
-        self._on_start = on_start
+        self._identify = identify
         self._faults = faults
         self._audit = audit
         self._clock_time = clock_time
@@ -122,8 +125,7 @@ class ConnectApp:
                 if path.startswith(prefix):
                     await app(scope, receive, send)
                     return
-            await _drain(receive)
-            await _send_error(send, ConnectError(Code.UNIMPLEMENTED, "404 Not Found"), status=404)
+            await self._not_found(scope, receive, send)
             return
         if scope["method"] != "POST":
             await _drain(receive)
@@ -132,7 +134,7 @@ class ConnectApp:
             return
         started = time.perf_counter()
         call = ServerCall(route.spec, header_map(scope))
-        self._on_start(call)
+        call.token_kind, call.context = self._identify(call.headers)
         outcome = _Outcome()
         rule = self._faults.decide(call.procedure, call.rpc) if self._faults else None
         if rule is not None:
@@ -161,6 +163,22 @@ class ConnectApp:
             await self._serve(route, call, rule, receive, send_recorded, outcome)
         finally:
             record()
+
+    async def _not_found(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """An unknown path: ``unimplemented`` with 404, which the CLI prints as "404 Not Found"."""
+        started = time.perf_counter()
+        token_kind, _ = self._identify(header_map(scope))
+        await _drain(receive)
+        self._audit.record(
+            time=self._clock_time(),
+            procedure=scope["path"].lstrip("/"),
+            token_kind=token_kind,
+            code=Code.UNIMPLEMENTED.value,
+            http_status=404,
+            fault=None,
+            duration_ms=(time.perf_counter() - started) * 1000.0,
+        )
+        await _send_error(send, ConnectError(Code.UNIMPLEMENTED, "404 Not Found"), status=404)
 
     async def _serve(
         self,

@@ -10,9 +10,9 @@ from airflow_provider_depot.connect._method import MethodSpec
 class ServerCall:
     """One RPC in progress.
 
-    ``token_kind`` and ``context`` are filled by the app's ``on_start`` hook before the handler
-    runs: a label for the audit log, and whatever the service layer derives from the headers (the
-    Depot layer puts the caller's principal there).
+    ``token_kind`` and ``context`` come from the app's ``identify`` hook before the handler runs:
+    a label for the audit log, and whatever the service layer derives from the headers (the Depot
+    layer puts the caller's principal there).
     """
 
     __slots__ = ("context", "headers", "spec", "token_kind")
@@ -33,11 +33,11 @@ class ServerCall:
         """``ProjectService/GetProject``."""
         return self.spec.rpc
 
-    def bearer_token(self) -> str | None:
-        """The ``Authorization: Bearer`` credential, or None when there is none."""
-        value = self.headers.get("authorization", "")
-        scheme, _, token = value.partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            return None
-        return token
+
+def bearer_token(headers: Mapping[str, str]) -> str | None:
+    """The ``Authorization: Bearer`` credential, or None when there is none."""
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return None
+    return token

@@ -7,6 +7,10 @@ chunk is split into lines (a chunk seen twice counts once). ReportTimings only d
 when no BuildKit status arrived for the build (its digests are Depot's "stable" digests, not
 BuildKit's, so mixing both would list steps twice).
 
+A tapped status stream can end before BuildKit's last vertex update (the client closes it once
+its solve returns), so when a build succeeds, a step still without ``completed_at`` gets the
+finish time: in a successful build every step completed.
+
 A cache hit saves the time the same step (same digest, same project) took when it last ran
 uncached; that sum is the build's ``saved_duration_seconds``.
 """
@@ -120,6 +124,8 @@ def finish_build(state: DepotState, build: Build, status: BuildStatus, error: st
         build.error = error
         build.finished_at = now
         _flush_partial_logs(state, build)
+        if status is BuildStatus.SUCCESS:
+            _complete_steps(build, now)
         _account_cache(state, build)
         if status is BuildStatus.SUCCESS:
             _save_images(state, build, now)
@@ -248,6 +254,13 @@ def _flush_partial_logs(state: DepotState, build: Build) -> None:
     for (digest, _), (stamp, text) in sorted(build.partial_logs.items(), key=lambda item: item[1][0]):
         build.logs.append(LogLine(state.next_seq(), digest, stamp, text.rstrip("\r")))
     build.partial_logs.clear()
+
+
+def _complete_steps(build: Build, now: datetime.datetime) -> None:
+    """Every step of a successful build completed, even where that last update never arrived."""
+    for step in build.steps:
+        if step.completed_at is None:
+            step.completed_at = max(now, step.started_at)
 
 
 def _account_cache(state: DepotState, build: Build) -> None:

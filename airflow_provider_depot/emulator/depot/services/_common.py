@@ -13,7 +13,7 @@ from airflow_provider_depot.connect._codes import Code
 from airflow_provider_depot.connect._errors import ConnectError
 
 from ...connect_server import ServerCall
-from .._auth import Principal, authenticated
+from .._auth import Principal, authenticated, check_project
 from .._model import Build, Project
 from .._paging import page, resolve_page_size
 from .._state import DepotState
@@ -81,6 +81,17 @@ def paged(
     after = state.pages.decode(token, listing)
     chunk, next_seq = page(items, seq_of, after, resolve_page_size(size), newest_first=newest_first)
     return chunk, ("" if next_seq is None else state.pages.encode(listing, next_seq))
+
+
+def project_builds_page(
+    state: DepotState, call: ServerCall, project_id: str, listing: str, size: int | None, token: str | None
+) -> tuple[list[Build], str]:
+    """A page of a project's builds, newest first, for a caller allowed to see them."""
+    required(project_id, "project_id")
+    project = check_project(caller(call), state.project(project_id), project_id)
+    with state.lock:
+        builds = list(state.project_builds.get(project.project_id, []))
+    return paged(state, f"{listing}:{project.project_id}", builds, build_seq, size, token, newest_first=True)
 
 
 def project_seq(project: Project) -> int:

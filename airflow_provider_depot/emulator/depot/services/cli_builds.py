@@ -22,7 +22,7 @@ from .._ids import pull_token_secret
 from .._leases import EndpointBroker, platform_name
 from .._model import Build, BuildOptions, BuildStatus
 from .._state import DepotState
-from ._common import build_seq, build_url, caller, paged, required, timestamp
+from ._common import build_url, caller, project_builds_page, required, timestamp
 
 REGISTRY_HOST = "registry.depot.dev"
 STATUS = {
@@ -164,18 +164,9 @@ class CliBuildService:
         return pb.ReportBuildContextResponse()
 
     def ListBuilds(self, call: ServerCall, request: pb.ListBuildsRequest) -> pb.ListBuildsResponse:
-        required(request.project_id, "project_id")
-        project = check_project(caller(call), self.state.project(request.project_id), request.project_id)
         with self.state.lock:
-            builds = list(self.state.project_builds.get(project.project_id, []))
-            chunk, token = paged(
-                self.state,
-                f"cli-builds:{project.project_id}",
-                builds,
-                build_seq,
-                request.page_size,
-                request.page_token,
-                newest_first=True,
+            chunk, token = project_builds_page(
+                self.state, call, request.project_id, "cli-builds", request.page_size, request.page_token
             )
             response = pb.ListBuildsResponse(next_page_token=token)
             for build in chunk:

@@ -10,11 +10,11 @@ from airflow_provider_depot.connect._codes import Code
 from airflow_provider_depot.connect._errors import ConnectError
 
 from ...connect_server import ServerCall
-from .._auth import check_build, check_project
+from .._auth import check_build
 from .._builds import get_build
 from .._model import Build, BuildStatus
 from .._state import DepotState
-from ._common import build_seq, caller, paged, paging_fields, required, timestamp
+from ._common import caller, paging_fields, project_builds_page, required, timestamp
 
 STATUS = {
     BuildStatus.RUNNING: pb.Build.STATUS_RUNNING,
@@ -69,17 +69,9 @@ class CoreBuildService:
         return pb.StopSharingBuildResponse()
 
     def ListBuilds(self, call: ServerCall, request: pb.ListBuildsRequest) -> pb.ListBuildsResponse:
-        required(request.project_id, "project_id")
-        project = check_project(caller(call), self.state.project(request.project_id), request.project_id)
         with self.state.lock:
-            builds = list(self.state.project_builds.get(project.project_id, []))
-            chunk, token = paged(
-                self.state,
-                f"builds:{project.project_id}",
-                builds,
-                build_seq,
-                *paging_fields(request),
-                newest_first=True,
+            chunk, token = project_builds_page(
+                self.state, call, request.project_id, "builds", *paging_fields(request)
             )
             return pb.ListBuildsResponse(builds=[build_message(b) for b in chunk], next_page_token=token)
 
