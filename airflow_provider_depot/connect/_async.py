@@ -25,11 +25,11 @@ class AsyncConnectTransport:
 
     def __init__(self, options: TransportOptions) -> None:
         self._protocol = protocol = ConnectProtocol(options)
-        kwargs = protocol.client_kwargs()
+        overrides = {}
         if protocol.http1_only:
             pool = LeasedConnectionPool(verify=protocol.ssl_context, max_connections=MAX_CONNECTIONS)
-            kwargs["transport"] = pool
-        self._client = httpx.AsyncClient(**kwargs)
+            overrides["transport"] = pool
+        self._client = protocol.new_client(httpx.AsyncClient, **overrides)
 
     @property
     def options(self) -> TransportOptions:

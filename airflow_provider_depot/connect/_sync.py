@@ -25,7 +25,7 @@ class ConnectTransport:
 
     def __init__(self, options: TransportOptions) -> None:
         self._protocol = ConnectProtocol(options)
-        self._client = httpx.Client(**self._protocol.client_kwargs())
+        self._client = self._protocol.new_client(httpx.Client)
 
     @property
     def options(self) -> TransportOptions:
