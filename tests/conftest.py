@@ -26,9 +26,11 @@ os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO")
 os.environ.pop("DEPOT_API_URL", None)
 
-pytest_plugins = ["airflow_provider_depot.emulator.pytest_plugin"] if (
+pytest_plugins = ["buildkit_fixtures"]  # local_buildkit, for tests/buildkit and tests/interop
+if (
     Path(__file__).resolve().parent.parent / "airflow_provider_depot" / "emulator" / "pytest_plugin.py"
-).exists() else []
+).exists():
+    pytest_plugins.append("airflow_provider_depot.emulator.pytest_plugin")
 
 
 @pytest.fixture(scope="session")

@@ -1,24 +1,13 @@
-"""Session fixtures for the BuildKit tests: one private dockerd (its embedded BuildKit as a plain
-tcp:// endpoint) and docker buildx as the BuildKit client."""
+"""Fixtures for the BuildKit tests: docker buildx as the BuildKit client and a build context. The
+session's dockerd (``local_buildkit``) comes from tests/buildkit_fixtures.py, shared with
+tests/interop."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from buildx_tools import Buildx, make_buildx, require
-
-from airflow_provider_depot.emulator.local_buildkit import LocalBuildKit, buildkit_unavailable_reason
-
-
-@pytest.fixture(scope="session")
-def local_buildkit() -> Iterator[LocalBuildKit]:
-    """A running LocalBuildKit for the whole session (dockerd starts once)."""
-    reason = buildkit_unavailable_reason()
-    require(reason is None, f"a local BuildKit cannot run here: {reason}")
-    with LocalBuildKit() as buildkit:
-        yield buildkit
+from buildx_tools import Buildx, make_buildx
 
 
 @pytest.fixture(scope="session")
