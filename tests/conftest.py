@@ -26,11 +26,10 @@ os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO")
 os.environ.pop("DEPOT_API_URL", None)
 
-pytest_plugins = ["buildkit_fixtures"]  # local_buildkit, for tests/buildkit and tests/interop
-if (
-    Path(__file__).resolve().parent.parent / "airflow_provider_depot" / "emulator" / "pytest_plugin.py"
-).exists():
-    pytest_plugins.append("airflow_provider_depot.emulator.pytest_plugin")
+pytest_plugins = [
+    "buildkit_fixtures",  # local_buildkit, for tests/buildkit, tests/interop and tests/builds
+    "airflow_provider_depot.emulator.pytest_plugin",  # depot_emulator, as users get it
+]
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Rpc, error_code
+from emulator_support import Rpc, error_code
 
 from airflow_provider_depot._proto.depot.build.v1 import build_pb2, registry_pb2
 from airflow_provider_depot._proto.depot.buildkit.v1 import buildkit_pb2

@@ -6,9 +6,9 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from conftest import Rpc
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
+from emulator_support import Rpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from airflow_provider_depot._proto.depot.build.v1 import build_pb2

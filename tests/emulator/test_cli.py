@@ -9,7 +9,7 @@ import sys
 
 import httpx
 import pytest
-from conftest import Rpc
+from emulator_support import Rpc
 
 from airflow_provider_depot._proto.depot.cli.v1beta1 import projects_pb2 as cli_projects_pb2
 from airflow_provider_depot._proto.depot.core.v1 import project_pb2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from conftest import Wire
+from emulator_support import Wire
 from google.protobuf.message import DecodeError
 
 from airflow_provider_depot._proto.depot.buildkit.v1 import buildkit_pb2

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from conftest import Rpc
+from emulator_support import Rpc
 
 from airflow_provider_depot._proto.depot.buildkit.v1 import buildkit_pb2
 from airflow_provider_depot._proto.depot.cli.v1 import build_pb2 as cli_pb2

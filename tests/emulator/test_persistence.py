@@ -6,7 +6,7 @@ import datetime
 import json
 import time
 
-from conftest import Rpc
+from emulator_support import Rpc
 
 from airflow_provider_depot._proto.depot.build.v1 import build_pb2, registry_pb2
 from airflow_provider_depot._proto.depot.core.v1 import build_pb2 as core_pb2

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import error_code
+from emulator_support import error_code
 
 from airflow_provider_depot._proto.depot.cli.v1beta1 import projects_pb2 as cli_projects_pb2
 from airflow_provider_depot._proto.depot.core.v1 import org_pb2, project_pb2

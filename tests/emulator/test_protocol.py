@@ -6,7 +6,7 @@ import gzip
 import json
 
 import pytest
-from conftest import Rpc, Wire
+from emulator_support import Rpc, Wire
 
 from airflow_provider_depot._proto.depot.build.v1 import registry_pb2
 from airflow_provider_depot._proto.depot.buildkit.v1 import buildkit_pb2

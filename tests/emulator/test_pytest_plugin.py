@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import Rpc
+from emulator_support import Rpc
 
 from airflow_provider_depot._proto.depot.core.v1 import project_pb2
 

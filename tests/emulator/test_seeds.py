@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from conftest import Rpc
+from emulator_support import Rpc
 
 from airflow_provider_depot._proto.depot.build.v1 import build_pb2, registry_pb2
 from airflow_provider_depot._proto.depot.core.v1 import build_pb2 as core_pb2

@@ -6,7 +6,7 @@ import datetime
 import itertools
 
 import pytest
-from conftest import Rpc
+from emulator_support import Rpc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

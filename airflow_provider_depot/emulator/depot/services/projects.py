@@ -86,7 +86,9 @@ class ProjectService:
             request.name,
             region_id=request.region_id,
             keep_gb=_keep_gb(policy) if policy else DEFAULT_KEEP_GB,
-            keep_days=(policy.keep_days or DEFAULT_KEEP_DAYS) if policy else DEFAULT_KEEP_DAYS,
+            # A policy that is sent is taken as is: keep_days 0 means no age limit (the CLI's
+            # --cache-policy-keep-days 0); only a missing policy gets the defaults.
+            keep_days=policy.keep_days if policy else DEFAULT_KEEP_DAYS,
             hardware=request.hardware if request.HasField("hardware") else DEFAULT_HARDWARE,
         )
         return pb.CreateProjectResponse(project=project_message(project))
