@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 GOAL_MS = 15.0
 AREAS = ("hooks", "operators", "sensors", "triggers", "transfers", "links")
@@ -96,6 +97,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
 
+    os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="bench-airflow-"))
     modules = provider_modules()
     dag_facing = [m for m in modules if ".triggers." not in m]  # what DAG files import in practice
     with tempfile.TemporaryDirectory() as tmp:
@@ -108,16 +110,42 @@ def main() -> int:
         env = _child_env(Path(tmp) / "pycache")
         added = {setting: _added_ms(files, preload, args.runs, env) for setting, preload in PRELOADS.items()}
 
-    print(json.dumps({"runs": args.runs, "modules": modules, "added_ms": added}))
     for setting, figures in added.items():
         print(f"[{setting}] baseline DAG: {figures['baseline']:.1f} ms; "
               f"all {len(modules)} provider modules: +{figures['provider']:.1f} ms; "
               f"without the trigger modules: +{figures['provider_no_triggers']:.1f} ms; "
               f"the dbt Cloud operator module: +{figures['dbt_cloud']:.1f} ms")  # fmt: skip
-    passed = added["sdk"]["provider"] <= GOAL_MS
-    print(f"provider vs airflow.sdk only: +{added['sdk']['provider']:.1f} ms (goal <= {GOAL_MS:g} ms): "
-          f"{'ok' if passed else 'MISSED'}")  # fmt: skip
-    return 0 if passed else 1
+    headline = _headline(added, len(modules))
+    goals_met = all(line["met"] is not False for line in headline)
+    kept = {"runs": args.runs, "modules": modules, "median_ms": added}
+    result = {"bench": "dag_parse", "goals_met": goals_met, "headline": headline, "figures": kept}
+    print(json.dumps(result))
+    return 0 if goals_met else 1
+
+
+def _headline(added: dict[str, dict[str, float]], count: int) -> list[dict[str, Any]]:
+    """The goal row (every module, airflow.sdk preloaded), then rows for information."""
+    sdk, processor = added["sdk"], added["dag-processor"]
+    rows: list[dict[str, Any]] = [
+        {
+            "metric": f"DAG import time added by all {count} provider modules, ms",
+            "value": round(sdk["provider"], 1),
+            "goal": f"<= {GOAL_MS:g}",
+            "met": sdk["provider"] <= GOAL_MS,
+            "detail": f"vs a DAG importing only airflow.sdk ({sdk['baseline']:.1f} ms)",
+        }
+    ]
+    info = [
+        ("the same without the trigger modules", sdk["provider_no_triggers"], "airflow.sdk preloaded"),
+        ("all provider modules, DAG processor's modules preloaded", processor["provider"], "as when parsed"),
+        ("the dbt Cloud provider's operator module", sdk["dbt_cloud"], "airflow.sdk preloaded"),
+    ]
+    rows += [
+        {"metric": f"DAG import time added by {what}, ms", "value": round(value, 1),
+         "goal": None, "met": None, "detail": detail}
+        for what, value, detail in info
+    ]  # fmt: skip
+    return rows
 
 
 def _added_ms(files: dict[str, Path], preload: str, runs: int, env: dict[str, str]) -> dict[str, float]:

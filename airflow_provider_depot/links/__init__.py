@@ -1,0 +1,1 @@
+"""Operator extra links; import them from their modules (nothing is imported here)."""

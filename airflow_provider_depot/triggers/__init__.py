@@ -1,0 +1,1 @@
+"""Depot triggers for deferrable tasks; import them from their modules (nothing is imported here)."""
