@@ -92,9 +92,11 @@ _OPERATOR_MODULES: list[str] = [
     f"{_PKG}.operators.tokens",
     f"{_PKG}.operators.trust_policies",
     f"{_PKG}.operators.registry_cleanup",
+    f"{_PKG}.operators.build",
+    f"{_PKG}.operators.buildkit",
 ]
-_SENSOR_MODULES: list[str] = []
-_TRIGGER_MODULES: list[str] = []
+_SENSOR_MODULES: list[str] = [f"{_PKG}.sensors.build"]
+_TRIGGER_MODULES: list[str] = [f"{_PKG}.triggers.build"]
 _TRANSFERS: list[dict[str, str]] = [
     {
         "source-integration-name": _INTEGRATION,
@@ -102,4 +104,4 @@ _TRANSFERS: list[dict[str, str]] = [
         "python-module": f"{_PKG}.transfers.usage_to_sql",
     }
 ]
-_EXTRA_LINKS: list[str] = []
+_EXTRA_LINKS: list[str] = [f"{_PKG}.links.build.DepotBuildLink"]
