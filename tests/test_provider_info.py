@@ -7,7 +7,11 @@ from airflow_provider_depot.get_provider_info import get_provider_info
 
 
 def test_entry_point_is_registered():
-    eps = [ep for ep in entry_points(group="apache_airflow_provider") if ep.value.startswith("airflow_provider_depot")]
+    eps = [
+        ep
+        for ep in entry_points(group="apache_airflow_provider")
+        if ep.value.startswith("airflow_provider_depot")
+    ]
     assert len(eps) == 1
     assert eps[0].load() is get_provider_info
 

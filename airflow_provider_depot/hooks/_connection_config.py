@@ -68,7 +68,9 @@ def _number(extra: Mapping[str, Any], key: str, kind: type[float] | type[int], m
     except (TypeError, ValueError):
         raise ValueError(f"Depot connection: extra {key!r} must be a number, got {raw!r}") from None
     if value < minimum or (kind is int and float(raw) != value):
-        raise ValueError(f"Depot connection: extra {key!r} must be a {kind.__name__} >= {minimum}, got {raw!r}")
+        raise ValueError(
+            f"Depot connection: extra {key!r} must be a {kind.__name__} >= {minimum}, got {raw!r}"
+        )
     return value
 
 
