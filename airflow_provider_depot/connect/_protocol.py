@@ -22,6 +22,7 @@ from ._codec import CODECS, Codec
 from ._codes import Code
 from ._envelope import EnvelopeError, EnvelopeReader, encode_envelope
 from ._errors import ConnectError, error_from_json, parse_error_body
+from ._log_hygiene import silence_header_debug_logs
 from ._method import MethodKind, MethodSpec
 from ._options import TransportOptions, check_timeout, check_token
 from ._retry import RetryPolicy, certificate_rejected, never_sent, parse_retry_after
@@ -113,6 +114,7 @@ class ConnectProtocol:
         (about a sixth of a sequential unary call's CPU on loopback) and offers no switch
         for it: its ``cookies`` setter re-wraps whatever it is given.
         """
+        silence_header_debug_logs()
         client = client_class(**{**self.client_kwargs(), **overrides})
         client._cookies = _NoCookies()
         return client

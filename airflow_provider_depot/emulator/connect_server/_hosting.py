@@ -21,6 +21,8 @@ from hypercorn.asyncio.tcp_server import TCPServer
 from hypercorn.asyncio.worker_context import WorkerContext
 from hypercorn.config import Config
 
+from airflow_provider_depot.connect._log_hygiene import silence_header_debug_logs
+
 from ._asgi import ASGIApp
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,7 @@ def abort_current_connection() -> bool:
 
 
 def server_config() -> Config:
+    silence_header_debug_logs()  # hypercorn decodes request headers with hpack too
     config = Config()
     config.accesslog = None
     config.errorlog = logging.getLogger("airflow_provider_depot.emulator.http")
