@@ -9,15 +9,25 @@ handler on the main thread, possibly while that thread is inside ``wait()``: the
 ``request_stop`` only sends signals (to the whole group, the command's own children too) and
 arms a timer for SIGKILL; it never waits, since waiting for a child from inside its own
 ``wait()`` deadlocks on Popen's lock. The interrupted ``wait()`` then returns as usual.
+
+A task killed outright (SIGKILL, an OOM kill) gets no say, and its child, in a process group of
+its own, would live on: the CLI reporting health for ever, a bash_command holding the builder's
+credentials. So the child is started through util-linux ``setpriv --pdeathsig TERM`` (the kernel
+sends it SIGTERM when the task's thread that started it dies), and ``bash_argv`` runs a command
+under a bash that, on SIGTERM, stops its whole group (SIGKILL 2 s later). Without ``setpriv``
+(not Linux, no util-linux) that protection is missing, which is logged.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
+import logging
 import os
+import shutil
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -28,6 +38,25 @@ TAIL_LINES = 50
 # (a stray DEPOT_TOKEN would redirect the build) and Airflow connections/variables from the
 # environment (AIRFLOW_CONN_DEPOT_DEFAULT holds the organization token).
 _WITHHELD_PREFIXES = ("DEPOT_", "AIRFLOW_CONN_", "AIRFLOW_VAR_")
+# Runs "$1" with bash; on SIGTERM (from setpriv's parent-death signal, or from request_stop)
+# it signals its whole process group, then kills it 2 s later. The trap is reset first, so the
+# group's SIGTERM does not re-enter it.
+_GROUP_GUARD = 'trap \'trap - TERM; kill -TERM 0; sleep 2; kill -KILL 0\' TERM; bash -c "$1" & wait $!'
+logger = logging.getLogger(__name__)
+
+
+def bash_argv(command: str) -> list[str]:
+    """``bash -c command``, under a bash that takes its process group down with it (see above)."""
+    return ["bash", "-c", _GROUP_GUARD, "depot-command", command]
+
+
+def _parent_death_guard() -> list[str]:
+    """``setpriv --pdeathsig TERM --`` where that exists (Linux with util-linux), else nothing."""
+    setpriv = shutil.which("setpriv") if sys.platform.startswith("linux") else None
+    if setpriv is None:
+        logger.warning("setpriv (util-linux) not found: a command outlives its task if the task is SIGKILLed")
+        return []
+    return [setpriv, "--pdeathsig", "TERM", "--"]
 
 
 def inherited_environment() -> dict[str, str]:
@@ -66,7 +95,7 @@ class StreamedProcess:
 
     def start(self) -> None:
         self._process = subprocess.Popen(
-            self._argv,
+            [*_parent_death_guard(), *self._argv],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -46,7 +46,9 @@ class DepotBuildOperator(DepotProjectOperator):
     (GetBuildStepLogs) are written to the log and the task fails with that step's error. When
     the task is killed (``on_kill``, SIGTERM) the CLI is stopped with SIGTERM, which makes it
     finish the build as canceled; a build the CLI left running is finished with an error
-    through the API. So is a build whose CLI died without finishing it.
+    through the API. So is a build whose CLI died without finishing it. A task killed outright
+    (SIGKILL) cannot act; the kernel then sends the CLI SIGTERM (``setpriv --pdeathsig``, from
+    util-linux), so it still cancels the build.
 
     Returns ``{build_id, build_url, project_id, tags, digest, platforms, steps}``: ``digest``
     is the image digest from ``--metadata-file`` (None when no image was exported, e.g. with a

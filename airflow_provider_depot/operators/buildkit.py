@@ -53,8 +53,11 @@ class DepotBuildKitOperator(DepotProjectOperator):
     Afterwards, always (success, failure, exception, on_kill): every endpoint is released
     (ReleaseEndpoint) and the build finished (FinishBuild), as successful when the command
     exited 0, else with an error. On kill the command's process group gets SIGTERM, then
-    SIGKILL after 2 s. If Depot refuses to finish the build as successful (it expired the
-    build, say, after health reports stopped reaching it), the task fails.
+    SIGKILL after 2 s. A task killed outright (SIGKILL) cannot release anything: its command
+    is then stopped all the same (``setpriv --pdeathsig``, from util-linux), the health reports
+    stop with the task, and Depot reclaims the builders after its health timeout. If Depot
+    refuses to finish the build as successful (it expired the build, say, after health reports
+    stopped reaching it), the task fails.
 
     Returns ``{build_id, platforms, exit_code}``; a non-zero exit fails the task.
 
@@ -166,7 +169,7 @@ class DepotBuildKitOperator(DepotProjectOperator):
         return {"build_id": build_id, "platforms": list(args.platforms), "exit_code": status}
 
     def _run_command(self, args: BuildKitSpec, sessions: list[BuildKitSession], build_token: str) -> int:
-        from ._process import StreamedProcess, inherited_environment, run_to_completion
+        from ._process import StreamedProcess, bash_argv, inherited_environment, run_to_completion
 
         if self._killed:
             raise AirflowTaskTerminated("the task was killed before bash_command started")
@@ -177,7 +180,7 @@ class DepotBuildKitOperator(DepotProjectOperator):
             env["DEPOT_TOKEN"] = build_token
         with tempfile.TemporaryDirectory(prefix="depot-buildkit-cwd-") as scratch:
             self._process = process = StreamedProcess(
-                ["bash", "-c", args.command], env=env, cwd=args.cwd or Path(scratch), on_line=self.log.info
+                bash_argv(args.command), env=env, cwd=args.cwd or Path(scratch), on_line=self.log.info
             )
             status = run_to_completion(process, grace=COMMAND_STOP_GRACE)
         self.log.info("bash_command exited with status %s", status)

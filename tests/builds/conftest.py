@@ -122,6 +122,15 @@ def expect_no_leaks(request: pytest.FixtureRequest) -> bool:
     return request.node.get_closest_marker("leak_expected") is None
 
 
+def running(pid: int) -> bool:
+    """Alive and not a zombie waiting for its (re-assigned) parent to reap it."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
 def wait_until(predicate: Callable[[], Any], *, timeout: float, interval: float = 0.05) -> Any:
     """Poll ``predicate`` until it returns something truthy; that value, or AssertionError."""
     deadline = time.monotonic() + timeout

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import dag_process, wait_until
+from conftest import dag_process, running, wait_until
 
 from airflow_provider_depot.emulator import EmulatorHandle
 from airflow_provider_depot.emulator.depot._model import BuildStatus
@@ -181,6 +181,10 @@ def test_a_missing_secret_source_is_named() -> None:
         resolve_secrets([("npm", SecretSource(variable="NO_SUCH_VARIABLE"))])
 
 
+def _reported_health(emulator: EmulatorHandle) -> bool:
+    return any(e["procedure"].endswith("ReportBuildHealth") for e in emulator.admin.audit())
+
+
 @pytest.mark.airflow_run
 @pytest.mark.usefixtures("airflow_db")
 @pytest.mark.depot_emulator(pending=10_000, pending_interval=0.2)
@@ -193,10 +197,7 @@ def test_sigterm_stops_the_cli_which_cancels_the_build_within_5_s(
     with dag_process("depot_test_build_cli", run_conf) as task:
         [lease] = wait_until(lambda: emulator.admin.endpoints()["live"], timeout=60)
         build = emulator.admin.build(lease["build_id"])
-        wait_until(
-            lambda: any(e["procedure"].endswith("ReportBuildHealth") for e in emulator.admin.audit()),
-            timeout=30,
-        )
+        wait_until(lambda: _reported_health(emulator), timeout=30)  # the CLI's cancel handler is set up
 
         task.send_signal(signal.SIGTERM)
         started = time.monotonic()
@@ -220,3 +221,43 @@ def test_without_a_recorded_step_the_clis_own_verdict_explains_the_failure() -> 
     assert _cli_error(output) == output[-1]
     assert _cli_error(output[:3]) == output[1]  # no verdict: the failing step's line
     assert _cli_error(["#1 DONE 0.0s"]) is None
+
+
+def _processes_of(build_id: str) -> list[int]:
+    """Live processes whose environment names the build (the CLI and anything it started)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"DEPOT_BUILD_ID={build_id}".encode() in environ and running(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.leak_expected
+@pytest.mark.airflow_run
+@pytest.mark.usefixtures("airflow_db")
+@pytest.mark.depot_emulator(pending=10_000, pending_interval=0.2, health_timeout=2.0, reap_interval=0.2)
+def test_sigkill_of_the_task_leaves_no_cli_behind(
+    emulator: EmulatorHandle, project_id: str, depot_cli: str, tmp_path: Path
+) -> None:
+    """The kernel's parent-death signal (setpriv --pdeathsig TERM) reaches the CLI: it cancels the
+    build, or, if its next write to the dead task's pipe comes first, dies of SIGPIPE and leaves
+    the builder to Depot's health reaper. Either way nothing of the build keeps running."""
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    run_conf = {"project_id": project_id, "context": str(tmp_path), "depot_cli_path": depot_cli}
+    with dag_process("depot_test_build_cli", run_conf) as task:
+        [lease] = wait_until(lambda: emulator.admin.endpoints()["live"], timeout=60)
+        build = emulator.admin.build(lease["build_id"])
+        wait_until(lambda: _reported_health(emulator), timeout=30)
+        assert _processes_of(build.build_id)
+
+        task.send_signal(signal.SIGKILL)
+        task.wait(timeout=30)
+
+        wait_until(lambda: not _processes_of(build.build_id), timeout=5)
+        wait_until(lambda: not emulator.admin.endpoints()["live"] and build.finished, timeout=10)
+        ended = (build.status, build.error)
+        assert ended in [(BuildStatus.CANCELED, "canceled"), (BuildStatus.FAILED, "expired")]

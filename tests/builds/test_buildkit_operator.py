@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import signal
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-from conftest import dag_process, task_instance, wait_until
+from conftest import dag_process, running, task_instance, wait_until
 
 from airflow_provider_depot.emulator import EmulatorHandle
-from airflow_provider_depot.emulator.depot._model import BuildStatus
+from airflow_provider_depot.emulator.depot._model import Build, BuildStatus
 
 pytestmark = [pytest.mark.airflow_run, pytest.mark.usefixtures("airflow_db")]
 HEALTH_TIMEOUT = 3.0
@@ -20,15 +23,6 @@ HEALTH_TIMEOUT = 3.0
 
 def _parse(stamp: str) -> dt.datetime:
     return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-
-
-def _running(pid: int) -> bool:
-    """Alive and not a zombie waiting for its (re-assigned) parent to reap it."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
 
 
 def _only_build(emulator: EmulatorHandle):
@@ -109,23 +103,52 @@ def test_the_build_token_is_masked_and_the_connection_not_inherited(
     assert connection == "unset"
 
 
-@pytest.mark.depot_emulator(pending=0)
-def test_sigterm_releases_the_builder_and_finishes_the_build_within_5_s(
-    emulator: EmulatorHandle, project_id: str, tmp_path: Path
-) -> None:
+@dataclass
+class _HeldBuild:
+    """A DepotBuildKitOperator task in a process of its own, its command (``sleep``) running."""
+
+    task: subprocess.Popen[str]
+    build: Build
+    sleeper_pid: int
+
+
+@pytest.fixture
+def held_build(emulator: EmulatorHandle, project_id: str, tmp_path: Path) -> Iterator[_HeldBuild]:
     sleeper = tmp_path / "sleep.pid"
     command = f"sleep 120 & echo $! > {sleeper}; wait"
     with dag_process("depot_test_buildkit", {"project_id": project_id, "command": command}) as task:
         wait_until(lambda: sleeper.exists() and sleeper.read_text().strip(), timeout=60)
         [lease] = emulator.admin.endpoints()["live"]
         assert lease["state"] == "active"
-        build = emulator.admin.build(lease["build_id"])
+        yield _HeldBuild(task, emulator.admin.build(lease["build_id"]), int(sleeper.read_text()))
 
-        task.send_signal(signal.SIGTERM)
-        wait_until(lambda: not emulator.admin.endpoints()["live"] and build.finished, timeout=5)
 
-        assert (build.status, build.error) == (BuildStatus.FAILED, "the Airflow task was killed")
-        assert [lease["released_by"] for lease in emulator.admin.endpoints()["released"]] == ["release"]
-        assert not _running(int(sleeper.read_text()))  # the command's own children are gone too
-        output, _ = task.communicate(timeout=60)
-        assert "DAG_RUN_STATE=failed" in output
+@pytest.mark.depot_emulator(pending=0)
+def test_sigterm_releases_the_builder_and_finishes_the_build_within_5_s(
+    emulator: EmulatorHandle, held_build: _HeldBuild
+) -> None:
+    build = held_build.build
+    held_build.task.send_signal(signal.SIGTERM)
+    wait_until(lambda: not emulator.admin.endpoints()["live"] and build.finished, timeout=5)
+
+    assert (build.status, build.error) == (BuildStatus.FAILED, "the Airflow task was killed")
+    assert [lease["released_by"] for lease in emulator.admin.endpoints()["released"]] == ["release"]
+    assert not running(held_build.sleeper_pid)  # the command's own children are gone too
+    output, _ = held_build.task.communicate(timeout=60)
+    assert "DAG_RUN_STATE=failed" in output
+
+
+@pytest.mark.leak_expected
+@pytest.mark.depot_emulator(pending=0, health_timeout=2.0, reap_interval=0.2)
+def test_sigkill_leaves_no_command_behind_and_the_builder_to_the_reaper(
+    emulator: EmulatorHandle, held_build: _HeldBuild
+) -> None:
+    """A task killed outright cannot clean up; its command must not outlive it all the same."""
+    build = held_build.build
+    held_build.task.send_signal(signal.SIGKILL)
+    held_build.task.wait(timeout=30)
+
+    wait_until(lambda: not running(held_build.sleeper_pid), timeout=5)
+    wait_until(lambda: build.finished, timeout=10)  # no more health reports: the reaper's turn
+    assert (build.status, build.error) == (BuildStatus.FAILED, "expired")
+    assert [leaked["build_id"] for leaked in emulator.admin.endpoints()["leaked"]] == [build.build_id]
