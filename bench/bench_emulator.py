@@ -242,24 +242,61 @@ def main() -> int:
     args = parser.parse_args()
     os.environ.setdefault("PYTHONPATH", str(Path(__file__).resolve().parent.parent))
     clients = ["raw", "httpx", "h2"] if args.client == "all" else [args.client]
-    ok = True
+    throughput = {}
     for client in clients:
         r = bench_throughput(client, args.connections, args.seconds)
+        throughput[client] = r
         print(
             f"GetProject  client={r['client']:<5} connections={r['connections']}  {r['rps']:8.0f} req/s  "
             f"p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  ({r['requests']} requests)"
         )
-        if client == "raw":
-            ok &= r["rps"] >= TARGET_RPS
     seeding = bench_seeding(args.images)
     print(
         f"seed {args.images} images: admin bulk add {seeding['admin_bulk_add_s']:.2f} s, "
         f"seed file load {seeding['seed_file_load_s']:.2f} s; "
         f"listing all {seeding['pages']:.0f} pages {seeding['list_all_pages_s']:.2f} s"
     )
-    ok &= max(seeding["admin_bulk_add_s"], seeding["seed_file_load_s"]) < TARGET_SEED_SECONDS
-    print("targets met" if ok else "TARGETS MISSED (>= 2000 req/s with the raw client, seeding < 5 s)")
-    return 0 if ok else 1
+    headline = _headline(throughput, seeding, args)
+    goals_met = all(line["met"] is not False for line in headline)
+    print("targets met" if goals_met else "TARGETS MISSED (>= 2000 req/s with the raw client, seeding < 5 s)")
+    figures = {
+        "throughput": throughput,
+        "seeding": seeding,
+        "settings": {"seconds": args.seconds, "connections": args.connections, "images": args.images},
+    }
+    print(json.dumps({"bench": "emulator", "goals_met": goals_met, "headline": headline, "figures": figures}))
+    return 0 if goals_met else 1
+
+
+def _headline(
+    throughput: dict[str, dict[str, Any]], seeding: dict[str, float], args: argparse.Namespace
+) -> list[dict[str, Any]]:
+    """The goals: raw-client GetProject/s (the server's capacity) and the slower way of seeding."""
+    lines: list[dict[str, Any]] = []
+    if "raw" in throughput:
+        rps, p50, p99 = (throughput["raw"][key] for key in ("rps", "p50_ms", "p99_ms"))
+        lines.append(
+            {
+                "metric": f"GetProject calls/s, server in its own process ({args.connections} connections)",
+                "value": round(rps, 1),
+                "goal": f">= {TARGET_RPS}",
+                "met": rps >= TARGET_RPS,
+                "detail": f"p50 {p50:.2f} ms, p99 {p99:.2f} ms",
+            }
+        )
+    seed_s = max(seeding["admin_bulk_add_s"], seeding["seed_file_load_s"])
+    lines.append(
+        {
+            "metric": f"seconds to seed {args.images:,} images (slower of bulk add and seed file)",
+            "value": round(seed_s, 3),
+            "goal": f"< {TARGET_SEED_SECONDS:g}",
+            "met": seed_s < TARGET_SEED_SECONDS,
+            "detail": (
+                f"bulk add {seeding['admin_bulk_add_s']:.2f} s, seed file {seeding['seed_file_load_s']:.2f} s"
+            ),
+        }
+    )
+    return lines
 
 
 if __name__ == "__main__":

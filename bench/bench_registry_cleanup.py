@@ -246,9 +246,41 @@ def main(argv: list[str] | None = None) -> int:
         f"({memory['rss_before_mb']:.0f} MB before execute); tracemalloc peak of execute(): "
         f"{memory['tracemalloc_peak_mb']:.0f} MB (goal <= {MEMORY_GOAL_MB:.0f} MB)"
     )
-    ok = ratio <= TIME_GOAL and memory["rss_peak_mb"] <= MEMORY_GOAL_MB
-    print("  goals met" if ok else "  GOAL MISSED")
-    return 0 if ok else 1
+    headline = [
+        {
+            "metric": f"operator / floor time, {args.images:,} images, keep_last={args.keep_last}",
+            "value": round(ratio, 3),
+            "goal": f"<= {TIME_GOAL}",
+            "met": ratio <= TIME_GOAL,
+            "detail": f"{operator_s:.2f} s vs {floor_s:.2f} s, best of {args.rounds}",
+        },
+        {
+            "metric": "operator peak RSS MB (whole process)",
+            "value": round(memory["rss_peak_mb"], 1),
+            "goal": f"<= {MEMORY_GOAL_MB:g}",
+            "met": memory["rss_peak_mb"] <= MEMORY_GOAL_MB,
+            "detail": f"tracemalloc peak of execute() {memory['tracemalloc_peak_mb']:.0f} MB",
+        },
+    ]
+    goals_met = all(line["met"] for line in headline)
+    print("  goals met" if goals_met else "  GOAL MISSED")
+    figures = {
+        "floor_s": floors,
+        "operator_s": operators,
+        "memory": memory,
+        "settings": {
+            "images": args.images,
+            "keep_last": args.keep_last,
+            "batch_size": args.batch_size,
+            "rounds": args.rounds,
+        },
+    }
+    print(
+        json.dumps(
+            {"bench": "registry_cleanup", "goals_met": goals_met, "headline": headline, "figures": figures}
+        )
+    )
+    return 0 if goals_met else 1
 
 
 if __name__ == "__main__":

@@ -46,6 +46,8 @@ from pathlib import Path
 from typing import Any
 
 ROWS_PER_REPO = 1000
+RATIO_GOAL = 0.70
+MEMORY_GOAL_MB = 500.0
 PG = {"conn_type": "postgres", "host": "127.0.0.1", "port": 5432, "login": "postgres", "schema": "test"}
 
 
@@ -221,17 +223,45 @@ def main() -> int:
         f"{'target':<10} {'rows':>9} {'drain s':>8} {'bare s':>8} {'export s':>9} {'ratio':>6} "
         f"{'replace s':>10} {'bare MB':>8} {'export MB':>10} {'idle MB':>8}"
     )
-    ok = True
+    headline = []
     for r in results:
         print(
             f"{r['target']:<10} {r['rows']:>9} {r['drain_s']:>8.2f} {r['bare_s']:>8.2f} "
             f"{r['export_s']:>9.2f} {r['ratio']:>6.2f} {r['replace_s']:>10.2f} {r['bare_peak_rss_mb']:>8.0f} "
             f"{r['export_peak_rss_mb']:>10.0f} {r['idle_rss_mb']:>8.0f}"
         )
-        ok = ok and r["ratio"] >= 0.70 and r["export_peak_rss_mb"] <= 500
-    print(json.dumps(results))
-    print("goals (ratio >= 0.70, export peak <= 500 MB):", "met" if ok else "NOT met")
-    return 0 if ok else 1
+        headline.extend(_headline(r, args.repeat))
+    goals_met = all(line["met"] for line in headline)
+    verdict = "met" if goals_met else "NOT met"
+    print(f"goals (ratio >= {RATIO_GOAL:.2f}, export peak <= {MEMORY_GOAL_MB:g} MB):", verdict)
+    figures = {"targets": results, "settings": {"rows": args.rows, "repeat": args.repeat}}
+    print(
+        json.dumps(
+            {"bench": "usage_export", "goals_met": goals_met, "headline": headline, "figures": figures}
+        )
+    )
+    return 0 if goals_met else 1
+
+
+def _headline(r: dict[str, Any], repeat: int) -> list[dict[str, Any]]:
+    """One target's goals: export throughput relative to bare executemany, and its peak RSS."""
+    name = {"sqlite": "SQLite", "postgres": "PostgreSQL"}.get(r["target"], r["target"])
+    return [
+        {
+            "metric": f"{name}: export / bare executemany throughput, {r['rows']:,} rows",
+            "value": round(r["ratio"], 3),
+            "goal": f">= {RATIO_GOAL:.2f}",
+            "met": r["ratio"] >= RATIO_GOAL,
+            "detail": f"{r['export_s']:.2f} s vs {r['bare_s']:.2f} s, best of {repeat}",
+        },
+        {
+            "metric": f"{name}: export peak RSS MB",
+            "value": round(r["export_peak_rss_mb"], 1),
+            "goal": f"<= {MEMORY_GOAL_MB:g}",
+            "met": r["export_peak_rss_mb"] <= MEMORY_GOAL_MB,
+            "detail": f"bare {r['bare_peak_rss_mb']:.0f} MB, idle {r['idle_rss_mb']:.0f} MB",
+        },
+    ]
 
 
 if __name__ == "__main__":
