@@ -11,6 +11,9 @@ Streaming replies are HTTP 200 and end with an end-of-stream envelope carrying `
 ``{"error": ...}``. A server-streaming request carries exactly one message; a client stream is
 read incrementally, so the handler sees each message as it arrives.
 
+A reply may end before the request body has been read (a refused client stream is answered at
+once, while its client is still sending); ``_exchange`` reads and drops the rest of the body.
+
 Nothing here knows Depot: the ``identify`` hook classifies the caller from the request headers
 (a label for the audit log, and a context for the handlers), the route handlers do the rest.
 Fault rules (``_faults.py``) are acted out here because they are protocol misbehaviour.
@@ -19,7 +22,6 @@ Fault rules (``_faults.py``) are acted out here because they are protocol misbeh
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gzip
 import json
 import logging
@@ -52,6 +54,7 @@ from ._asgi import (
 )
 from ._audit import AuditLog
 from ._call import ServerCall
+from ._exchange import Exchange
 from ._faults import FaultPlan, FaultRule
 from ._routes import Route
 
@@ -118,6 +121,11 @@ class ConnectApp:
             return
         if kind != "http":
             return
+        async with Exchange(scope, receive, send) as exchange:
+            await self._http(scope, exchange.receive, exchange.send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """One HTTP request; a reply may end before the request body was read (``Exchange``)."""
         path: str = scope["path"]
         route = self._routes.get(path)
         if route is None:
@@ -125,10 +133,9 @@ class ConnectApp:
                 if path.startswith(prefix):
                     await app(scope, receive, send)
                     return
-            await self._not_found(scope, receive, send)
+            await self._not_found(scope, send)
             return
         if scope["method"] != "POST":
-            await _drain(receive)
             err = ConnectError(Code.UNIMPLEMENTED, f"{scope['method']} is not supported; RPCs use POST")
             await _send_error(send, err, status=405, extra=[(b"allow", b"POST")])
             return
@@ -164,11 +171,10 @@ class ConnectApp:
         finally:
             record()
 
-    async def _not_found(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _not_found(self, scope: Scope, send: Send) -> None:
         """An unknown path: ``unimplemented`` with 404, which the CLI prints as "404 Not Found"."""
         started = time.perf_counter()
         token_kind, _ = self._identify(header_map(scope))
-        await _drain(receive)
         self._audit.record(
             time=self._clock_time(),
             procedure=scope["path"].lstrip("/"),
@@ -194,14 +200,12 @@ class ConnectApp:
         streaming = route.spec.kind is not MethodKind.UNARY
         expected = (codec.stream_content_type if streaming else codec.unary_content_type) if codec else None
         if codec is None or content_type.split(";", 1)[0].strip().lower() != expected:
-            await _drain(receive)
             outcome.code, outcome.status = "unsupported_media_type", 415
             await send_response(send, 415, [(b"accept-post", _accepted_types(streaming))], b"")
             return
         try:
             deadline = _deadline(call.headers.get("connect-timeout-ms"))
         except ConnectError as err:
-            await _drain(receive)
             await self._reply_error(send, err, streaming, codec, outcome)
             return
         if rule is not None:
@@ -209,10 +213,9 @@ class ConnectApp:
                 try:
                     await _within(deadline, asyncio.sleep(rule.delay_ms / 1000.0))
                 except ConnectError as err:
-                    await _drain(receive)
                     await self._reply_error(send, err, streaming, codec, outcome)
                     return
-            if await self._act_before(rule, send, receive, streaming, codec, outcome):
+            if await self._act_before(rule, send, streaming, codec, outcome):
                 return
         if route.spec.kind is MethodKind.UNARY:
             await self._unary(route, call, codec, deadline, rule, receive, send, outcome)
@@ -220,19 +223,17 @@ class ConnectApp:
             await self._stream(route, call, codec, deadline, rule, receive, send, outcome)
 
     async def _act_before(
-        self, rule: FaultRule, send: Send, receive: Receive, streaming: bool, codec: Codec, outcome: _Outcome
+        self, rule: FaultRule, send: Send, streaming: bool, codec: Codec, outcome: _Outcome
     ) -> bool:
         """Act out a fault that replaces the call; True when the call must not run."""
         if rule.action == "drop_before":
             self._drop(outcome)
             return True
         if rule.action == "error":
-            await _drain(receive)
             err = ConnectError(rule.code, rule.message, retry_after=rule.retry_after)
             await self._reply_error(send, err, streaming, codec, outcome)
             return True
         if rule.action == "http":
-            await _drain(receive)
             headers: Headers = [(b"content-type", rule.content_type.encode())]
             if rule.retry_after is not None:
                 headers.append((b"retry-after", str(math.ceil(rule.retry_after)).encode()))
@@ -251,10 +252,8 @@ class ConnectApp:
     ) -> None:
         if streaming:
             outcome.failed(err, 200)
-            headers = _stream_headers(codec, compress=False)
-            headers.extend(_retry_after(err))
-            await send({"type": "http.response.start", "status": 200, "headers": headers})
-            await send({"type": "http.response.body", "body": _end_stream(err), "more_body": False})
+            headers = [*_stream_headers(codec, compress=False), *_retry_after(err)]
+            await send_response(send, 200, headers, _end_stream(err))
         else:
             outcome.failed(err, err.code.http_status)
             await _send_error(send, err, status=err.code.http_status)
@@ -503,7 +502,11 @@ class _StreamWriter:
         )
 
     async def end(self, error: ConnectError | None) -> None:
-        await self._start()
+        if not self._started:  # the whole reply: with a Content-Length it is complete at once
+            self._started = True
+            headers = _stream_headers(self._codec, compress=self._compress)
+            await send_response(self._send, 200, headers, _end_stream(error))
+            return
         await self._send({"type": "http.response.body", "body": _end_stream(error), "more_body": False})
 
     async def close_without_end(self) -> None:
@@ -626,9 +629,3 @@ async def _send_error(send: Send, err: ConnectError, *, status: int, extra: Head
 
 def _internal(exc: Exception) -> ConnectError:
     return ConnectError(Code.INTERNAL, f"internal error ({type(exc).__name__})")
-
-
-async def _drain(receive: Receive) -> None:
-    """Read and discard the request body so the connection can serve the next request."""
-    with contextlib.suppress(ClientDisconnected):
-        await read_body(receive, 1 << 62)

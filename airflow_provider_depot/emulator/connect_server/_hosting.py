@@ -5,7 +5,8 @@ drops the connection needs one (an app that returns without replying gets a 500 
 So the accept loop here is our own: each connection's writer goes into a context variable before
 hypercorn's ``TCPServer`` takes the connection over, and the app's tasks, which inherit that
 context, can abort it (``abort_current_connection``). Everything else, HTTP/1.1 keep-alive, h2c
-with prior knowledge, the upgrade from HTTP/1.1, is hypercorn's own code.
+with prior knowledge, the upgrade from HTTP/1.1, is hypercorn's own code, but for one HTTP/2 fix
+(``_H2Protocol``).
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ import logging
 import socket
 from collections.abc import Callable
 
+import h2.events
+import hypercorn.protocol
 from hypercorn.app_wrappers import ASGIWrapper
 from hypercorn.asyncio.tcp_server import TCPServer
 from hypercorn.asyncio.worker_context import WorkerContext
 from hypercorn.config import Config
+from hypercorn.protocol.h2 import H2Protocol
 
 from airflow_provider_depot.connect._log_hygiene import silence_header_debug_logs
 
@@ -34,6 +38,37 @@ _CONNECTION: contextvars.ContextVar[asyncio.StreamWriter | None] = contextvars.C
 # hypercorn's default 5 s idle timeout would race them.
 _KEEP_ALIVE_TIMEOUT = 75.0
 _GRACEFUL_TIMEOUT = 2.0
+
+
+class _H2Protocol(H2Protocol):
+    """Hypercorn's HTTP/2 protocol, without its failure on request data after a stream's reply.
+
+    A server may answer before the request is complete (RFC 9113, section 8.1), as the Connect app
+    does when it refuses a client stream. Hypercorn forgets a stream once its reply has ended, and
+    the stream's next DATA frame then ends the whole connection (a ``KeyError``). Here that data
+    is dropped and acknowledged, which gives the client its flow-control window back: the stream
+    goes on until the client ends it, and the connection's other streams keep working. Only
+    connections that ``serve`` accepted get this; hypercorn servers of other code in the process
+    see hypercorn's own behaviour.
+    """
+
+    async def _handle_events(self, events: list[h2.events.Event]) -> None:
+        if _CONNECTION.get() is None:
+            await super()._handle_events(events)
+            return
+        # One event at a time: while one is handled the app runs, and may end a stream's reply.
+        for event in events:
+            if isinstance(event, h2.events.DataReceived) and event.stream_id not in self.streams:
+                self.connection.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                await self._flush()
+            else:
+                await super()._handle_events([event])
+
+
+def _use_h2_protocol() -> None:
+    """Make hypercorn speak HTTP/2 with ``_H2Protocol``: it has no option for the class, and looks
+    it up in ``hypercorn.protocol`` each time a connection turns out to be HTTP/2."""
+    hypercorn.protocol.H2Protocol = _H2Protocol  # type: ignore[attr-defined]
 
 
 def abort_current_connection() -> bool:
@@ -89,6 +124,7 @@ async def serve(
     ``on_ready()`` is called once connections are being accepted.
     """
     config = config or server_config()
+    _use_h2_protocol()
     loop = asyncio.get_running_loop()
     wrapped = ASGIWrapper(app)  # type: ignore[arg-type]  # hypercorn's own framework type
     context = WorkerContext(None)
