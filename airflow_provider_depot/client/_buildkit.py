@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from airflow_provider_depot.connect._options import check_token
 
-from ._buildkit_session import AsyncBuildKitSession, BuildKitSession, SessionParams
+from ._buildkit_session import AsyncBuildKitSession, BuildKitSession
 from ._operations import Mode, Operation, ServiceGroup
 from ._platforms import PlatformLike, to_platform
+from ._session_core import SessionParams
 from ._validation import positive_seconds, require_id, require_text
 
 DEFAULT_HEALTH_INTERVAL = 5.0  # seconds, as the official clients report

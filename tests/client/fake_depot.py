@@ -2,8 +2,9 @@
 
 It decodes what the client sends with the connect layer's codecs and envelope reader, records
 every request (path, Authorization header, decoded messages), and answers from plain state:
-``pages`` for the paged RPCs, ``pending_before_active`` / ``streams_without_active`` for
-GetEndpoint, counters for ReportHealth and ReleaseEndpoint. Tests read that state through
+``pages`` for the paged RPCs, ``pending_before_active`` / ``streams_without_active`` /
+``endpoint_errors`` for GetEndpoint, ``health_error`` / ``health_errors_at_end`` and counters for
+ReportHealth, a list for ReleaseEndpoint. Tests read that state through
 ``wait_for`` (a condition variable), never by sleeping.
 """
 
@@ -77,11 +78,17 @@ class FakeDepot:
             self.replies: dict[str, Message | ConnectError] = {}
             self.pending_before_active = 2
             self.streams_without_active = 0  # GetEndpoint streams that end after the pendings
+            self.endpoint_errors: list[ConnectError] = []  # the next streams fail so after the pendings
             self.endpoint_active = True  # False: GetEndpoint stays pending until the client gives up
             self.endpoint_tls = True  # False: an active reply without certificates (plain TCP)
             self.health: list[buildkit_pb2.ReportHealthRequest] = []
-            self.health_streams_closed = 0
+            self.health_streams_closed = 0  # ReportHealth streams answered OK
+            self.health_stream_sizes: list[int] = []  # reports each ended stream carried
+            self.health_streams_open = self.health_open_max = 0
             self.health_error: ConnectError | None = None  # fail each ReportHealth stream with it
+            # The next streams are read to their end, then fail so: what a client behind a
+            # buffering proxy sees (the reply is the first thing it hears of the stream).
+            self.health_errors_at_end: list[ConnectError] = []
             self.released: list[buildkit_pb2.ReleaseEndpointRequest] = []
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 15.0) -> None:
@@ -132,9 +139,12 @@ class FakeDepot:
             ends_early = self.streams_without_active > 0
             self.streams_without_active -= ends_early
             pendings, active, tls = self.pending_before_active, self.endpoint_active, self.endpoint_tls
+            error = self.endpoint_errors.pop(0) if self.endpoint_errors else None
         for _ in range(pendings):
             await asyncio.sleep(0.01)
             yield buildkit_pb2.GetEndpointResponse(pending={})
+        if error is not None:
+            raise error
         for _ in range(0 if active or ends_early else 200):  # "booting" for 10 s at most
             await asyncio.sleep(0.05)
             yield buildkit_pb2.GetEndpointResponse(pending={})
@@ -147,12 +157,28 @@ class FakeDepot:
             yield buildkit_pb2.GetEndpointResponse(active={**active_reply, **(certs if tls else {})})
 
     async def report_health(self, requests: AsyncIterator[Message]) -> Message:
-        async for request in requests:
-            self._update(lambda r=request: self.health.append(r))  # type: ignore[misc]
-            if self.health_error is not None:
-                raise self.health_error
-        self._update(lambda: setattr(self, "health_streams_closed", self.health_streams_closed + 1))
-        return buildkit_pb2.ReportHealthResponse()
+        with self.cond:
+            self.health_streams_open += 1
+            self.health_open_max = max(self.health_open_max, self.health_streams_open)
+            at_end = self.health_errors_at_end.pop(0) if self.health_errors_at_end else None
+        size = 0
+        try:
+            async for request in requests:
+                size += 1
+                if at_end is None:
+                    self._update(lambda r=request: self.health.append(r))  # type: ignore[misc]
+                if self.health_error is not None:
+                    raise self.health_error
+            if at_end is not None:
+                raise at_end
+            self._update(lambda: setattr(self, "health_streams_closed", self.health_streams_closed + 1))
+            return buildkit_pb2.ReportHealthResponse()
+        finally:
+            self._update(lambda: self._health_stream_ended(size))
+
+    def _health_stream_ended(self, size: int) -> None:
+        self.health_streams_open -= 1
+        self.health_stream_sizes.append(size)
 
 
 def _error_body(error: ConnectError) -> bytes:

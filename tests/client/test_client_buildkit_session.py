@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import pickle
 import stat
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,17 @@ FAST = {"build_id": "b1", "build_token": BUILD_TOKEN, "health_interval": 0.05}
 
 def assert_released_once(depot: FakeDepot, platform: int = buildkit_pb2.PLATFORM_AMD64) -> None:
     assert depot.released == [buildkit_pb2.ReleaseEndpointRequest(build_id="b1", platform=platform)]
+
+
+def assert_health_streams_closed(depot: FakeDepot) -> None:
+    """Every ReportHealth stream the session opened was answered OK (the last one on the way out)."""
+    opened = depot.paths().count(REPORT_HEALTH)
+    assert opened >= 1
+    assert depot.health_streams_closed == opened
+
+
+def client_log(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str]]:
+    return [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "airflow_provider_depot.client"]
 
 
 def assert_token_not_logged(caplog: pytest.LogCaptureFixture) -> None:
@@ -54,8 +66,7 @@ async def test_session_reaches_active_reports_health_and_releases(
         assert depot.released == []
     want = buildkit_pb2.ReportHealthRequest(build_id="b1", platform=buildkit_pb2.PLATFORM_ARM64)
     assert set(map(bytes, (m.SerializeToString() for m in depot.health))) == {want.SerializeToString()}
-    assert depot.paths().count(REPORT_HEALTH) == 1  # one long-lived stream, not one call per report
-    assert depot.health_streams_closed == 1
+    assert_health_streams_closed(depot)
     assert_released_once(depot, buildkit_pb2.PLATFORM_ARM64)
     assert session.released
     get_endpoint = depot.requests[0]
@@ -77,7 +88,7 @@ async def test_exception_in_the_block_still_releases(
             credentials = session.write_credentials()
             await wait_for(depot, lambda: len(depot.health) >= 1)
             1 / 0  # noqa: B018
-    assert depot.health_streams_closed == 1
+    assert_health_streams_closed(depot)
     assert_released_once(depot)
     assert not credentials.directory.exists()
     assert_token_not_logged(caplog)
@@ -114,16 +125,57 @@ async def test_stream_ending_before_active_is_reopened(front: Front, depot: Fake
     assert_released_once(depot)
 
 
-async def test_timeout_waiting_for_active_is_clear_and_releases(
+async def test_stream_failing_after_pending_with_a_retryable_code_is_reopened(
+    front: Front, depot: FakeDepot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A reset or a proxy's 502 mid-stream is ``unavailable`` too; asking again is harmless."""
+    depot.endpoint_errors = [
+        ConnectError(Code.UNAVAILABLE, "the proxy cut the stream"),
+        ConnectError(Code.RESOURCE_EXHAUSTED, "too many builders booting"),
+    ]
+    async with front.session(**FAST) as session:
+        assert session.endpoint == "tcp://127.0.0.1:7777"
+    assert depot.paths().count(GET_ENDPOINT) == 3
+    assert_released_once(depot)
+    reopened = [text for level, text in client_log(caplog) if level == logging.WARNING]
+    assert any("GetEndpoint: unavailable: the proxy cut the stream); reopening" in t for t in reopened)
+    assert_token_not_logged(caplog)
+
+
+@pytest.mark.parametrize(
+    "code", [Code.PERMISSION_DENIED, Code.INVALID_ARGUMENT, Code.NOT_FOUND, Code.INTERNAL]
+)
+async def test_stream_failing_with_another_code_fails_at_once(
+    front: Front, depot: FakeDepot, code: Code
+) -> None:
+    depot.endpoint_errors = [ConnectError(code, "refused")]
+    with pytest.raises(ConnectError) as raised:
+        async with front.session(**FAST):
+            pytest.fail("the block must not run")
+    assert raised.value.code is code
+    assert str(raised.value) == f"BuildKitService/GetEndpoint: {code.value}: refused"
+    assert depot.paths().count(GET_ENDPOINT) == 1
+    assert REPORT_HEALTH not in depot.paths()
+    assert_released_once(depot)  # a builder may have been held since the request went out
+
+
+async def test_timeout_waiting_for_active_names_rpc_and_code_and_releases(
     front: Front, depot: FakeDepot, caplog: pytest.LogCaptureFixture
 ) -> None:
     depot.endpoint_active = False
-    with pytest.raises(
-        EndpointTimeoutError, match=r"build b1 linux/amd64 not active within 0\.3 s"
-    ) as raised:
+    with pytest.raises(EndpointTimeoutError) as raised:
         async with front.session(timeout=0.3, **FAST):
             pytest.fail("the block must not run")
-    assert BUILD_TOKEN not in str(raised.value) and BUILD_TOKEN not in repr(raised.value.__cause__)
+    error = raised.value
+    assert str(error) == (
+        "BuildKitService/GetEndpoint: deadline_exceeded: "
+        "Depot builder for build b1 linux/amd64 not active within 0.3 s"
+    )
+    assert isinstance(error, TimeoutError) and isinstance(error, ConnectError)
+    assert (error.code, error.rpc) == (Code.DEADLINE_EXCEEDED, "BuildKitService/GetEndpoint")
+    copy = pickle.loads(pickle.dumps(error))  # Airflow ships task errors between processes
+    assert type(copy) is EndpointTimeoutError and str(copy) == str(error)
+    assert BUILD_TOKEN not in str(error) and BUILD_TOKEN not in repr(error.__cause__)
     assert REPORT_HEALTH not in depot.paths()
     assert_released_once(depot)
     assert_token_not_logged(caplog)
@@ -139,11 +191,53 @@ async def test_broken_health_stream_is_logged_loudly_and_reopened(
             depot.wait_for, lambda: any(r.levelno == logging.ERROR for r in caplog.records)
         )
         assert not session.health_ok
-    ours = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "airflow_provider_depot.client"]
+    ours = client_log(caplog)
     # the server's error, or (async httpx reads the reply only after a failed write) the broken read
     failure = "Depot health report stream for build b1 linux/amd64 failed (unavailable: "
     assert any(level == logging.WARNING and text.startswith(failure) for level, text in ours)
     assert any(level == logging.ERROR and "No Depot health report confirmed" in text for level, text in ours)
+    assert_released_once(depot)
+    assert_token_not_logged(caplog)
+
+
+async def test_health_streams_are_short_and_one_at_a_time(front: Front, depot: FakeDepot) -> None:
+    """health_warn_after 0.45 s at 0.05 s intervals: two reports fit in a stream (at most warn_after / 4)."""
+    async with front.session(health_warn_after=0.45, **FAST) as session:
+        await wait_for(depot, lambda: depot.health_streams_closed >= 3)
+        assert session.health_ok
+    assert max(depot.health_stream_sizes) == 2
+    assert depot.health_open_max == 1
+    assert_health_streams_closed(depot)
+
+
+async def test_health_stream_answered_only_at_its_end_is_noticed_and_reopened(
+    front: Front, depot: FakeDepot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server reads the whole stream, then refuses it: nothing it carried counts as delivered."""
+    depot.health_errors_at_end = [ConnectError(Code.UNAVAILABLE, "behind a buffering proxy")]
+    async with front.session(**FAST) as session:
+        await wait_for(depot, lambda: depot.health_streams_closed >= 1)
+        await eventually(lambda: any("confirmed again" in text for _, text in client_log(caplog)))
+        assert session.health_ok
+    warnings = [text for level, text in client_log(caplog) if level == logging.WARNING]
+    assert warnings[0] == (
+        "Depot health report stream for build b1 linux/amd64 failed (unavailable: behind a buffering "
+        "proxy); reopening"
+    )
+    assert depot.health  # the reopened streams' reports reached the server
+    assert_released_once(depot)
+
+
+async def test_health_never_confirmed_turns_health_ok_false(
+    front: Front, depot: FakeDepot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every report written, none answered OK: the session must not take them for delivered."""
+    depot.health_errors_at_end = [ConnectError(Code.UNAVAILABLE, "behind a buffering proxy")] * 1000
+    async with front.session(health_warn_after=0.45, **FAST) as session:
+        await eventually(lambda: not session.health_ok)
+        assert session.health_reports_sent > 0
+        await eventually(lambda: any(level == logging.ERROR for level, _ in client_log(caplog)))
+    assert not depot.health
     assert_released_once(depot)
     assert_token_not_logged(caplog)
 
@@ -166,7 +260,7 @@ def test_sync_session_releases_on_keyboard_interrupt(depot: FakeDepot, server_ur
         with pytest.raises(KeyboardInterrupt), session:
             depot.wait_for(lambda: len(depot.health) >= 2)
             raise KeyboardInterrupt
-    assert depot.health_streams_closed == 1
+    assert_health_streams_closed(depot)
     assert_released_once(depot)
 
 
@@ -184,7 +278,7 @@ async def test_async_session_releases_when_its_task_is_cancelled(depot: FakeDepo
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-    assert depot.health_streams_closed == 1
+    assert_health_streams_closed(depot)
     assert_released_once(depot)
     assert not credentials[0].exists()
 
@@ -215,6 +309,6 @@ async def test_session_over_http2(cls: Any, depot: FakeDepot, server_url: str) -
     async with front.session(**FAST) as session:
         await wait_for(depot, lambda: len(depot.health) >= 3)
         assert session.health_ok
-    assert depot.health_streams_closed == 1
+    assert_health_streams_closed(depot)
     assert_released_once(depot)
     await front.call(client.aclose() if front.is_async else client.close())
