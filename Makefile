@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: test demo bench lint proto proto-check bootstrap tools clean
+.PHONY: test demo bench lint proto bootstrap tools clean reliability-tables
 
 $(STAMP): pyproject.toml
 	bash scripts/install_system_packages.sh
@@ -33,6 +33,9 @@ demo: bootstrap
 
 bench: bootstrap tools
 	$(BIN)/python bench/run_all.py
+
+reliability-tables: bootstrap tools ## run tests/reliability and rewrite README.md's tables from it
+	$(BIN)/python scripts/reliability_tables.py
 
 proto: bootstrap
 	$(BIN)/python scripts/gen_proto.py

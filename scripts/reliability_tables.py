@@ -143,7 +143,8 @@ def bad_input_table(outcomes: dict[str, Any]) -> str:
         lines.append("| " + " | ".join(_escape(cell) for cell in cells) + " |")
     intro = (
         "Each operator is given one invalid argument and executed against the emulator; the task must "
-        "fail with an error naming the parameter before any API call (the emulator's audit shows none)."
+        "fail with an error naming the parameter before any API call (the emulator's audit shows none): "
+        "when the DAG file is parsed, or when the task runs, then without retries (AirflowFailException)."
     )
     notes = [f"{number}. {summary}" for number, summary in enumerate(bugs, 1)]
     return "\n".join([intro, "", *lines, *(["", *notes] if notes else [])])

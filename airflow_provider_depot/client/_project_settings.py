@@ -1,4 +1,4 @@
-"""CreateProject/UpdateProject inputs: cache policy and hardware in friendly forms."""
+"""CreateProject/UpdateProject inputs: region, cache policy and hardware in friendly forms."""
 
 from __future__ import annotations
 
@@ -7,12 +7,23 @@ from typing import TypeAlias, cast
 
 from airflow_provider_depot._proto.depot.core.v1 import project_pb2
 
-from ._validation import non_negative_int32
+from ._validation import non_negative_int32, require_id
 
 CachePolicyLike: TypeAlias = "project_pb2.CachePolicy | Mapping[str, int]"
 HardwareLike: TypeAlias = "project_pb2.Hardware | str"
 
 _CACHE_KEYS = ("keep_gb", "keep_days")
+# The regions Depot documents (WIRE.md). A typo would otherwise be refused only by the API, after
+# the calls before it; a region Depot adds later needs this list to learn it.
+REGIONS = ("us-east-1", "eu-central-1")
+
+
+def to_region(value: object) -> str:
+    """``region_id`` checked against :data:`REGIONS`."""
+    region = require_id("region_id", value)
+    if region not in REGIONS:
+        raise ValueError(f"region_id must be one of {list(REGIONS)}, got {region!r}")
+    return region
 
 
 def to_cache_policy(value: CachePolicyLike) -> project_pb2.CachePolicy:

@@ -11,7 +11,7 @@ from airflow_provider_depot._proto.depot.core.v1 import project_pb2 as pb
 
 from ._operations import Mode, ServiceGroup, Transport, unary
 from ._pagination import paged
-from ._project_settings import CachePolicyLike, HardwareLike, to_cache_policy, to_hardware
+from ._project_settings import CachePolicyLike, HardwareLike, to_cache_policy, to_hardware, to_region
 from ._validation import optional_id, require_id, require_text, valid_page_size, valid_page_token
 
 _SERVICE = pb.DESCRIPTOR.services_by_name["ProjectService"]
@@ -34,7 +34,7 @@ class ProjectsAPI(ServiceGroup[Mode]):
     ) -> pb.ListProjectsRequest:
         """One page of the organization's projects (optionally of one region)."""
         return pb.ListProjectsRequest(
-            region_id=optional_id("region_id", region_id),
+            region_id=None if region_id is None else to_region(region_id),
             page_size=valid_page_size(page_size),
             page_token=valid_page_token(page_token),
         )
@@ -59,7 +59,7 @@ class ProjectsAPI(ServiceGroup[Mode]):
         token's organization (the server's default). Not retried on ambiguous failures."""
         return pb.CreateProjectRequest(
             name=require_text("name", name),
-            region_id=require_id("region_id", region_id),
+            region_id=to_region(region_id),
             organization_id=optional_id(
                 "organization_id", self._org_id if organization_id is None else organization_id
             ),
@@ -81,7 +81,7 @@ class ProjectsAPI(ServiceGroup[Mode]):
         return pb.UpdateProjectRequest(
             project_id=require_id("project_id", project_id),
             name=None if name is None else require_text("name", name),
-            region_id=optional_id("region_id", region_id),
+            region_id=None if region_id is None else to_region(region_id),
             cache_policy=None if cache_policy is None else to_cache_policy(cache_policy),
             hardware=None if hardware is None else to_hardware(hardware),
         )

@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 
-from ._connection_config import DepotConnectionConfig, resolve_connection
+from airflow_provider_depot.exceptions import DepotConnectionConfigError, DepotParameterError
 
 if TYPE_CHECKING:
     from airflow.sdk.definitions.connection import Connection
 
     from airflow_provider_depot.client import AsyncDepotClient, DepotClient
+
+    from ._connection_config import DepotConnectionConfig
 
 
 class DepotHook(BaseHook):
@@ -33,13 +35,15 @@ class DepotHook(BaseHook):
     def __init__(self, depot_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not depot_conn_id:
-            raise ValueError("depot_conn_id must not be empty")
+            raise DepotParameterError("depot_conn_id must not be empty")
         self.depot_conn_id = depot_conn_id
         self._client: DepotClient | None = None
         self._async_client: AsyncDepotClient | None = None
 
     @staticmethod
     def _config_of(conn: Connection) -> DepotConnectionConfig:
+        from ._connection_config import resolve_connection
+
         if conn.password:
             mask_secret(conn.password)
         try:
@@ -50,7 +54,7 @@ class DepotHook(BaseHook):
                 extra=conn.extra_dejson,
             )
         except ValueError as exc:
-            raise ValueError(f"{exc} (connection {conn.conn_id!r})") from None
+            raise DepotConnectionConfigError(f"{exc} (connection {conn.conn_id!r})") from None
 
     @cached_property
     def config(self) -> DepotConnectionConfig:

@@ -4,28 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_depot.exceptions import run_validation
 from airflow_provider_depot.hooks.depot import DepotHook
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_depot.client import DepotClient
-
-Validated = TypeVar("Validated")
-
-
-class DepotParameterError(AirflowFailException, ValueError):
-    """An operator argument is invalid; the message starts with the parameter's name.
-
-    An AirflowFailException, so the task fails without retries (bad input does not get better
-    by waiting), and a ValueError, like every other bad-argument error of the provider.
-    """
-
 
 class DepotBaseOperator(BaseOperator):
     """Base of the Depot operators.
@@ -101,16 +90,6 @@ class DepotProjectOperator(DepotBaseOperator):
 
     def validated(self) -> Any:
         return self.checked_project_id()
-
-
-def run_validation(check: Callable[[], Validated]) -> Validated:
-    """``check()``, with its TypeError/ValueError turned into a DepotParameterError."""
-    try:
-        return check()
-    except DepotParameterError:
-        raise
-    except (TypeError, ValueError) as exc:
-        raise DepotParameterError(str(exc)) from None
 
 
 def require_flag(name: str, value: object) -> bool:

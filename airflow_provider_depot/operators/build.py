@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk.exceptions import AirflowException, AirflowTaskTerminated
 from airflow.sdk.log import mask_secret
 
+from airflow_provider_depot.exceptions import run_validation
 from airflow_provider_depot.links.build import DepotBuildLink, push_build_reference, resolve_build_url
 
-from ._base import DepotProjectOperator, run_validation
+from ._base import DepotProjectOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

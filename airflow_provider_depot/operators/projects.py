@@ -9,8 +9,7 @@ Each returns plain JSON (see ``_json``): a project is a dict with ``project_id``
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal
 
 from airflow.sdk.exceptions import AirflowFailException
 
@@ -23,41 +22,9 @@ if TYPE_CHECKING:
     from airflow_provider_depot._proto.depot.core.v1 import project_pb2
     from airflow_provider_depot.client import DepotClient
 
-HardwareArg = str | int
+    from ._project_args import HardwareArg, ProjectSettings
+
 IF_EXISTS = ("reuse", "fail")
-
-
-@dataclass(frozen=True)
-class _Settings:
-    """Validated project settings; None means "not given" (server default, or unchanged)."""
-
-    name: str | None
-    region_id: str | None
-    cache_policy: project_pb2.CachePolicy | None
-    hardware: project_pb2.Hardware | None
-
-    def as_kwargs(self) -> dict[str, Any]:
-        given = {field.name: getattr(self, field.name) for field in fields(self)}
-        return {name: value for name, value in given.items() if value is not None}
-
-
-def _settings(
-    *,
-    name: str | None,
-    region_id: str | None,
-    cache_policy: Mapping[str, int] | None,
-    hardware: HardwareArg | None,
-) -> _Settings:
-    from airflow_provider_depot.client._project_settings import to_cache_policy, to_hardware
-    from airflow_provider_depot.client._validation import optional_id, require_text
-
-    return _Settings(
-        name=None if name is None else require_text("name", name),
-        region_id=optional_id("region_id", region_id),
-        cache_policy=None if cache_policy is None else to_cache_policy(cache_policy),
-        # The enum's stub type is not int; to_hardware takes its numbers as well as names.
-        hardware=None if hardware is None else to_hardware(cast("project_pb2.Hardware", hardware)),
-    )
 
 
 class DepotCreateProjectOperator(DepotBaseOperator):
@@ -107,12 +74,14 @@ class DepotCreateProjectOperator(DepotBaseOperator):
         self.organization_id = organization_id
         self.if_exists = if_exists
 
-    def validated(self) -> tuple[_Settings, str | None]:
+    def validated(self) -> tuple[ProjectSettings, str | None]:
         from airflow_provider_depot.client._validation import optional_id, require_id, require_text
+
+        from ._project_args import project_settings
 
         if self.if_exists not in IF_EXISTS:
             raise ValueError(f"if_exists must be one of {IF_EXISTS}, got {self.if_exists!r}")
-        settings = _settings(
+        settings = project_settings(
             name=require_text("name", self.name),
             region_id=require_id("region_id", self.region_id),
             cache_policy=self.cache_policy,
@@ -121,7 +90,7 @@ class DepotCreateProjectOperator(DepotBaseOperator):
         return settings, optional_id("organization_id", self.organization_id)
 
     def call_depot(
-        self, client: DepotClient, args: tuple[_Settings, str | None], context: Context
+        self, client: DepotClient, args: tuple[ProjectSettings, str | None], context: Context
     ) -> dict[str, Any]:
         settings, organization_id = args
         existing = self._find_by_name(client, settings.name, organization_id)
@@ -151,7 +120,7 @@ class DepotCreateProjectOperator(DepotBaseOperator):
                 return project
         return None
 
-    def _warn_on_drift(self, existing: project_pb2.Project, wanted: _Settings) -> None:
+    def _warn_on_drift(self, existing: project_pb2.Project, wanted: ProjectSettings) -> None:
         if wanted.region_id != existing.region_id:
             self.log.warning(
                 "Project %s is in region %s, not %s as requested; it is reused unchanged",
@@ -189,9 +158,9 @@ class DepotListProjectsOperator(DepotBaseOperator):
         self.region_id = region_id
 
     def validated(self) -> str | None:
-        from airflow_provider_depot.client._validation import optional_id
+        from airflow_provider_depot.client._project_settings import to_region
 
-        return optional_id("region_id", self.region_id)
+        return None if self.region_id is None else to_region(self.region_id)
 
     def call_depot(self, client: DepotClient, args: str | None, context: Context) -> list[dict[str, Any]]:
         return [message_to_json(p) for p in client.projects.iter_projects(region_id=args)]
@@ -233,9 +202,11 @@ class DepotUpdateProjectOperator(DepotProjectOperator):
         self.cache_policy = cache_policy
         self.hardware = hardware
 
-    def validated(self) -> tuple[str, _Settings]:
+    def validated(self) -> tuple[str, ProjectSettings]:
+        from ._project_args import project_settings
+
         project_id = self.checked_project_id()
-        settings = _settings(
+        settings = project_settings(
             name=self.name, region_id=self.region_id, cache_policy=self.cache_policy, hardware=self.hardware
         )
         if not settings.as_kwargs():
@@ -243,7 +214,7 @@ class DepotUpdateProjectOperator(DepotProjectOperator):
         return project_id, settings
 
     def call_depot(
-        self, client: DepotClient, args: tuple[str, _Settings], context: Context
+        self, client: DepotClient, args: tuple[str, ProjectSettings], context: Context
     ) -> dict[str, Any]:
         project_id, settings = args
         project = client.projects.update_project(project_id=project_id, **settings.as_kwargs()).project

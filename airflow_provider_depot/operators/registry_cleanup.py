@@ -8,7 +8,6 @@ batches.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -23,18 +22,13 @@ if TYPE_CHECKING:
     from airflow_provider_depot.cleanup import CleanupPlan, CleanupRules, ImageRecord
     from airflow_provider_depot.client import DepotClient
 
+    # What ``validated`` hands ``call_depot``: project_id, the rules, dry_run, batch_size.
+    CleanupArgs = tuple[str, CleanupRules, bool, int]
+
 # ListImages serves at most 100 images a page (WIRE.md section 7).
 LIST_PAGE_SIZE = 100
 # deleted_tags in XCom and the tags named in a failure message stop here; counts stay exact.
 MAX_REPORTED_TAGS = 1_000
-
-
-@dataclass(frozen=True)
-class _CleanupArgs:
-    project_id: str
-    rules: CleanupRules
-    dry_run: bool
-    batch_size: int
 
 
 class DepotRegistryCleanupOperator(DepotProjectOperator):
@@ -115,7 +109,7 @@ class DepotRegistryCleanupOperator(DepotProjectOperator):
         self.batch_size = batch_size
         self.lifecycle_policy = lifecycle_policy
 
-    def validated(self) -> _CleanupArgs:
+    def validated(self) -> CleanupArgs:
         from airflow_provider_depot.cleanup import CleanupRules
 
         project_id = self.checked_project_id()
@@ -130,30 +124,31 @@ class DepotRegistryCleanupOperator(DepotProjectOperator):
             keep_tags=self.keep_tags,
             lifecycle_policy=self.lifecycle_policy,
         )
-        return _CleanupArgs(project_id, rules, dry_run, self.batch_size)
+        return project_id, rules, dry_run, self.batch_size
 
-    def call_depot(self, client: DepotClient, args: _CleanupArgs, context: Context) -> dict[str, Any]:
+    def call_depot(self, client: DepotClient, args: CleanupArgs, context: Context) -> dict[str, Any]:
         import pendulum
 
         now = pendulum.now("UTC")
-        records = self._list_all(client, args.project_id)
-        plan = args.rules.plan(records, now=now)
+        project_id, rules, dry_run, batch_size = args
+        records = self._list_all(client, project_id)
+        plan = rules.plan(records, now=now)
         self.log.info(
             "Registry cleanup plan for project %s%s:\n%s",
-            args.project_id,
-            " (dry run: nothing is deleted)" if args.dry_run else "",
+            project_id,
+            " (dry run: nothing is deleted)" if dry_run else "",
             plan.render_table(),
         )
-        if not args.dry_run:
-            self._delete(client, args.project_id, plan, args.batch_size)
+        if not dry_run:
+            self._delete(client, project_id, plan, batch_size)
         deleted_tags = plan.delete.first_tags(MAX_REPORTED_TAGS)
         return {
-            "project_id": args.project_id,
+            "project_id": project_id,
             "scanned": plan.scanned,
             "kept": plan.keep.count,
             "deleted": plan.delete.count,
             "bytes_freed": bytes_freed(plan),
-            "dry_run": args.dry_run,
+            "dry_run": dry_run,
             "deleted_tags": deleted_tags,
             "deleted_tags_count": plan.delete.count,
         }

@@ -7,7 +7,6 @@ A trust policy is returned as ``{trust_policy_id, provider, github, buildkite, c
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -30,11 +29,12 @@ PROVIDER_FIELDS: dict[str, tuple[str, str]] = {
 }
 _ALL_FIELDS = tuple(name for names in PROVIDER_FIELDS.values() for name in names)
 
+# Patterns, compiled on first use (by ``re``'s cache), not when a DAG file imports this.
 # GitHub: owners are 1-39 alphanumerics or single hyphens; repository names 1-100 of [A-Za-z0-9._-].
-_GITHUB_OWNER = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}\Z")
-_GITHUB_REPOSITORY = re.compile(r"[A-Za-z0-9._-]{1,100}\Z")
+_GITHUB_OWNER = r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}\Z"
+_GITHUB_REPOSITORY = r"[A-Za-z0-9._-]{1,100}\Z"
 # Buildkite slugs: lowercase alphanumerics and hyphens (what Buildkite derives from a name).
-_BUILDKITE_SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\Z")
+_BUILDKITE_SLUG = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\Z"
 
 
 def trust_policy_json(policy: project_pb2.TrustPolicy) -> dict[str, Any]:
@@ -42,20 +42,20 @@ def trust_policy_json(policy: project_pb2.TrustPolicy) -> dict[str, Any]:
 
 
 def _github(owner: str, repository: str) -> dict[str, str]:
-    if not _GITHUB_OWNER.match(owner):
+    if not re.match(_GITHUB_OWNER, owner):
         raise ValueError(f"repository_owner {owner!r} is not a GitHub user or organization name")
     if "/" in repository:
         raise ValueError(
             f"repository {repository!r} must be the name alone; the owner goes in repository_owner"
         )
-    if not _GITHUB_REPOSITORY.match(repository) or repository in (".", ".."):
+    if not re.match(_GITHUB_REPOSITORY, repository) or repository in (".", ".."):
         raise ValueError(f"repository {repository!r} is not a GitHub repository name")
     return {"repository_owner": owner, "repository": repository}
 
 
 def _buildkite(organization_slug: str, pipeline_slug: str) -> dict[str, str]:
     for name, slug in (("organization_slug", organization_slug), ("pipeline_slug", pipeline_slug)):
-        if not _BUILDKITE_SLUG.match(slug):
+        if not re.match(_BUILDKITE_SLUG, slug):
             raise ValueError(
                 f"{name} {slug!r} is not a Buildkite slug (lowercase letters, digits and hyphens)"
             )
@@ -63,6 +63,8 @@ def _buildkite(organization_slug: str, pipeline_slug: str) -> dict[str, str]:
 
 
 def _circleci(organization_uuid: str, project_uuid: str) -> dict[str, str]:
+    import uuid
+
     checked = {}
     for name, text in (("organization_uuid", organization_uuid), ("project_uuid", project_uuid)):
         try:

@@ -16,15 +16,9 @@ from airflow.sdk.exceptions import (
     AirflowTaskTimeout,
 )
 
+from airflow_provider_depot.exceptions import run_validation
 from airflow_provider_depot.hooks.depot import DepotHook
 from airflow_provider_depot.links.build import DepotBuildLink, push_build_reference, resolve_build_url
-from airflow_provider_depot.operators._base import run_validation
-from airflow_provider_depot.triggers._build_events import (
-    DEFAULT_POLL_INTERVAL,
-    BuildEvent,
-    build_event,
-    event_for_build,
-)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -53,7 +47,7 @@ class DepotBuildSensor(BaseSensorOperator):
     :param project_id: its project (templated); needed to read the steps.
     :param depot_conn_id: the ``depot`` connection (templated).
     :param deferrable: wait in the triggerer instead of on a worker.
-    :param poke_interval: seconds between polls, in every mode.
+    :param poke_interval: seconds between polls, in every mode (None: 30 s).
     """
 
     template_fields: Sequence[str] = ("build_id", "project_id", "depot_conn_id")
@@ -67,9 +61,13 @@ class DepotBuildSensor(BaseSensorOperator):
         project_id: str,
         depot_conn_id: str = DepotHook.default_conn_name,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        poke_interval: dt.timedelta | float = DEFAULT_POLL_INTERVAL,
+        poke_interval: dt.timedelta | float | None = None,
         **kwargs: Any,
     ) -> None:
+        if poke_interval is None:
+            from airflow_provider_depot.triggers._build_events import DEFAULT_POLL_INTERVAL
+
+            poke_interval = DEFAULT_POLL_INTERVAL
         super().__init__(poke_interval=poke_interval, **kwargs)
         self.build_id = build_id
         self.project_id = project_id
@@ -128,6 +126,8 @@ class DepotBuildSensor(BaseSensorOperator):
         )
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
+        from airflow_provider_depot.triggers._build_events import build_event, event_for_build
+
         build_id, _ = self._checked_ids()
         build = self.hook.get_client().builds.get_build(build_id=build_id).build
         event = event_for_build(build)
@@ -145,6 +145,8 @@ class DepotBuildSensor(BaseSensorOperator):
 
     def _conclude(self, event: dict[str, Any]) -> dict[str, Any]:
         """The task's result for a ``build_event`` payload; raises for anything but success."""
+        from airflow_provider_depot.triggers._build_events import BuildEvent
+
         outcome = BuildEvent(event["status"])
         message = str(event["message"])
         if outcome is BuildEvent.SUCCESS:

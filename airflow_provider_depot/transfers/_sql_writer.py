@@ -22,10 +22,9 @@ from itertools import islice
 from typing import Any
 
 from ._sql_dialects import Dialect
+from ._usage_arguments import DEFAULT_CHUNK_SIZE
 from ._usage_rows import Row, TableRows
 from ._usage_tables import TableSpec
-
-DEFAULT_CHUNK_SIZE = 10_000
 
 
 @dataclass(frozen=True)

@@ -22,13 +22,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Literal, cast, get_args
 
 import pendulum
 
-Granularity = Literal["hour", "day", "week", "month"]
-GRANULARITIES: tuple[str, ...] = get_args(Granularity)
-DEFAULT_GRANULARITY: Granularity = "day"
+from ._usage_arguments import Granularity
 
 
 @dataclass(frozen=True)
@@ -48,12 +45,6 @@ class ResolvedPeriod:
 
     period: Period | None
     reason: str
-
-
-def check_granularity(value: object) -> Granularity:
-    if value not in GRANULARITIES:
-        raise ValueError(f"granularity must be one of {', '.join(GRANULARITIES)}; got {value!r}")
-    return cast("Granularity", value)
 
 
 def parse_instant(name: str, value: object) -> pendulum.DateTime:

@@ -22,9 +22,10 @@ details the first column, ``repo``, comes from the enclosing per-repo message in
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Literal
+
+from ._usage_arguments import SCHEMA_VERSION_TABLE_NAME, USAGE_TABLE_NAMES
 
 ColumnKind = Literal["text", "integer", "bigint", "double", "timestamp"]
 
@@ -34,10 +35,6 @@ MIGRATIONS: dict[int, str] = {
     "storage, agent sandboxes, compute sandboxes, project usage"
 }
 
-#: Longest name a table gets (prefix included): PostgreSQL truncates identifiers past 63 bytes.
-MAX_TABLE_NAME = 63
-_PREFIX = re.compile(r"[a-z][a-z0-9_]*")
-_SCHEMA = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -157,7 +154,7 @@ USAGE_TABLES: tuple[TableSpec, ...] = (
 )
 
 SCHEMA_VERSION_TABLE = TableSpec(
-    "depot_usage_schema_version",
+    SCHEMA_VERSION_TABLE_NAME,
     (
         Column("version", "integer"),
         Column("description", "text", max_length=1000),
@@ -166,27 +163,5 @@ SCHEMA_VERSION_TABLE = TableSpec(
     ("version",),
 )
 
-
-def check_table_prefix(prefix: object) -> str:
-    """``prefix`` if it is '' or lowercase letters, digits and underscores starting with a letter."""
-    if not isinstance(prefix, str):
-        raise ValueError(f"table_prefix must be a string, got {type(prefix).__name__}")
-    if prefix and not _PREFIX.fullmatch(prefix):
-        raise ValueError(
-            f"table_prefix {prefix!r} may hold only lowercase letters, digits and '_', starting with a letter"
-        )
-    longest = max(len(t.name) for t in (*USAGE_TABLES, SCHEMA_VERSION_TABLE))
-    if len(prefix) + longest > MAX_TABLE_NAME:
-        raise ValueError(
-            f"table_prefix {prefix!r} is too long: at most {MAX_TABLE_NAME - longest} characters"
-        )
-    return prefix
-
-
-def check_schema(schema: object) -> str | None:
-    """``schema`` if it is None/'' (the connection's default) or a plain SQL identifier."""
-    if schema is None or schema == "":
-        return None
-    if not isinstance(schema, str) or not _SCHEMA.fullmatch(schema) or len(schema) > MAX_TABLE_NAME:
-        raise ValueError(f"schema must be a plain SQL identifier (letters, digits, '_'), got {schema!r}")
-    return schema
+if tuple(t.name for t in USAGE_TABLES) != USAGE_TABLE_NAMES:
+    raise ValueError("USAGE_TABLES must be named and ordered as _usage_arguments.USAGE_TABLE_NAMES")

@@ -8,9 +8,18 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset, BaseOperator
 
-from ._sql_writer import DEFAULT_CHUNK_SIZE, PeriodScope, WriteResult
-from ._usage_period import DEFAULT_GRANULARITY, Period, check_granularity, resolve_period, split_period
-from ._usage_tables import USAGE_TABLES, check_schema, check_table_prefix
+from airflow_provider_depot.exceptions import run_validation
+
+from ._usage_arguments import (
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_GRANULARITY,
+    USAGE_TABLE_NAMES,
+    Granularity,
+    check_chunk_size,
+    check_granularity,
+    check_schema,
+    check_table_prefix,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -19,6 +28,8 @@ if TYPE_CHECKING:
     from airflow_provider_depot.hooks.depot import DepotHook
 
     from ._sql_dialects import Dialect
+    from ._sql_writer import WriteResult
+    from ._usage_period import Period
     from ._usage_rows import TableRows
 
 ASSET_SCHEME = "depot-usage"
@@ -27,7 +38,7 @@ ASSET_SCHEME = "depot-usage"
 def usage_assets(sql_conn_id: str, schema: str | None, table_prefix: str) -> list[Asset]:
     """One Asset per usage table: ``depot-usage://<sql_conn_id>/[<schema>/]<table>``."""
     location = f"{sql_conn_id}/{schema}" if schema else sql_conn_id
-    return [Asset(uri=f"{ASSET_SCHEME}://{location}/{table_prefix}{t.name}") for t in USAGE_TABLES]
+    return [Asset(uri=f"{ASSET_SCHEME}://{location}/{table_prefix}{name}") for name in USAGE_TABLE_NAMES]
 
 
 def _is_template(*values: object) -> bool:
@@ -104,41 +115,49 @@ class DepotUsageToSqlOperator(BaseOperator):
         self.chunk_size = chunk_size
 
     def execute(self, context: Context) -> dict[str, int]:
+        from ._usage_period import resolve_period
+
         # Everything that can be wrong with the arguments fails here, before any API or SQL call.
-        for name in ("sql_conn_id", "depot_conn_id"):
-            if not isinstance(getattr(self, name), str) or not getattr(self, name):
-                raise ValueError(f"{name} must be a non-empty connection id")
-        if isinstance(self.chunk_size, bool) or not isinstance(self.chunk_size, int) or self.chunk_size < 1:
-            raise ValueError(f"chunk_size must be a positive integer, got {self.chunk_size!r}")
-        if self.org_id is not None and not isinstance(self.org_id, str):
-            raise ValueError(f"org_id must be a string, got {type(self.org_id).__name__}")
-        prefix, schema = check_table_prefix(self.table_prefix), check_schema(self.schema)
-        granularity = check_granularity(self.granularity)
+        prefix, schema, granularity = run_validation(self._checked)
         dag_run = context.get("dag_run")
-        resolved = resolve_period(
-            granularity=granularity,
-            start=self.start or None,
-            end=self.end or None,
-            data_interval_start=context.get("data_interval_start"),
-            data_interval_end=context.get("data_interval_end"),
-            run_after=getattr(dag_run, "run_after", None),
+        resolved = run_validation(
+            lambda: resolve_period(
+                granularity=granularity,
+                start=self.start or None,
+                end=self.end or None,
+                data_interval_start=context.get("data_interval_start"),
+                data_interval_end=context.get("data_interval_end"),
+                run_after=getattr(dag_run, "run_after", None),
+            )
         )
         if resolved.period is None:
             self.log.info("Nothing to export: %s.", resolved.reason)
-            return {prefix + t.name: 0 for t in USAGE_TABLES}
+            return {prefix + name: 0 for name in USAGE_TABLE_NAMES}
         period = resolved.period
         self.log.info("Exporting Depot usage for %s: %s.", period, resolved.reason)
         if period.end > dt.datetime.now(dt.timezone.utc):
             self.log.warning("The period ends in the future; its usage is not final yet.")
         return self._export(period, prefix, schema)
 
+    def _checked(self) -> tuple[str, str | None, Granularity]:
+        """The table prefix, schema and granularity, after checking every argument."""
+        for name in ("sql_conn_id", "depot_conn_id"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise ValueError(f"{name} must be a non-empty connection id")
+        check_chunk_size(self.chunk_size)
+        if self.org_id is not None and not isinstance(self.org_id, str):
+            raise ValueError(f"org_id must be a string, got {type(self.org_id).__name__}")
+        prefix, schema = check_table_prefix(self.table_prefix), check_schema(self.schema)
+        return prefix, schema, check_granularity(self.granularity)
+
     def _export(self, period: Period, prefix: str, schema: str | None) -> dict[str, int]:
         from airflow_provider_depot.hooks.depot import DepotHook
 
         from ._sql_dialects import dialect_for
-        from ._sql_writer import replace_period
+        from ._sql_writer import PeriodScope, replace_period
+        from ._usage_period import split_period
         from ._usage_schema import ensure_schema
-        from ._usage_tables import SCHEMA_VERSION_TABLE
+        from ._usage_tables import SCHEMA_VERSION_TABLE, USAGE_TABLES
 
         tables = {t.name: t.prefixed(prefix) for t in USAGE_TABLES}
         sql_hook = _sql_hook(self.sql_conn_id)
@@ -194,9 +213,11 @@ def _sql_hook(conn_id: str) -> Any:
     from airflow.providers.common.sql.hooks.sql import DbApiHook
     from airflow.sdk import BaseHook
 
+    from airflow_provider_depot.exceptions import DepotParameterError
+
     hook = BaseHook.get_connection(conn_id).get_hook()  # type: ignore[no-untyped-call]
     if not isinstance(hook, DbApiHook):
-        raise ValueError(
+        raise DepotParameterError(
             f"sql_conn_id {conn_id!r} is a {type(hook).__name__}, not a SQL (DbApiHook) connection"
         )
     return hook

@@ -148,7 +148,7 @@ def dag_process(dag_id: str, run_conf: dict[str, Any]) -> Iterator[subprocess.Po
     """A test DAG run by ``run_dag.py`` in a child process (which inherits the test's AIRFLOW_*
     and connection environment). If the test fails while it runs, it is killed and its output
     printed."""
-    runner = str(Path(__file__).with_name("run_dag.py"))
+    runner = str(Path(__file__).parent.parent / "support" / "run_dag.py")
     argv = [sys.executable, runner, str(TEST_DAGS / "build_test_dags.py"), dag_id, json.dumps(run_conf)]
     task = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

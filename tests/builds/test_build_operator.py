@@ -14,7 +14,7 @@ from conftest import dag_process, running, wait_until
 
 from airflow_provider_depot.emulator import EmulatorHandle
 from airflow_provider_depot.emulator.depot._model import BuildStatus
-from airflow_provider_depot.operators._base import DepotParameterError
+from airflow_provider_depot.exceptions import DepotParameterError
 from airflow_provider_depot.operators._build_secrets import resolve_secrets
 from airflow_provider_depot.operators._build_spec import BuildSpec, SecretSource, build_spec
 from airflow_provider_depot.operators._depot_cli import build_command, build_environment, find_depot_cli

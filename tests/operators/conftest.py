@@ -7,7 +7,7 @@ import json
 
 import pytest
 from airflow.sdk.bases.operator import ExecutorSafeguard
-from operator_support import Depot
+from support.operator_support import Depot
 
 from airflow_provider_depot.emulator import EmulatorHandle
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
-from operator_support import Depot, assert_json, assert_rejected_before_any_call
+from support.operator_support import Depot, assert_json, assert_rejected_before_any_call
 
 from airflow_provider_depot.connect import Code, ConnectError
 from airflow_provider_depot.operators.projects import (
@@ -178,7 +178,9 @@ def test_delete_of_a_missing_project(depot: Depot) -> None:
             "if_exists",
         ),
         (
-            lambda: DepotCreateProjectOperator(task_id="t", name="api", region_id="x", organization_id=" "),
+            lambda: DepotCreateProjectOperator(
+                task_id="t", name="api", region_id="us-east-1", organization_id=" "
+            ),
             "organization_id",
         ),
         (lambda: DepotGetProjectOperator(task_id="t", project_id=""), "project_id"),

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from airflow.sdk.exceptions import AirflowException
-from operator_support import Depot, assert_json, assert_rejected_before_any_call
+from support.operator_support import Depot, assert_json, assert_rejected_before_any_call
 
 from airflow_provider_depot.operators.registry_cleanup import DepotRegistryCleanupOperator
 

@@ -13,7 +13,7 @@ import pytest
 from airflow.sdk._shared.secrets_masker import redact
 from airflow.sdk.exceptions import AirflowException
 from airflow.sdk.log import mask_secret
-from operator_support import Depot, assert_json, assert_rejected_before_any_call, run_dag_file
+from support.operator_support import Depot, assert_json, assert_rejected_before_any_call, run_dag_file
 
 from airflow_provider_depot.connect import Code, ConnectError
 from airflow_provider_depot.operators import tokens

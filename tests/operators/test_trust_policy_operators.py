@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from operator_support import Depot, assert_json, assert_rejected_before_any_call
+from support.operator_support import Depot, assert_json, assert_rejected_before_any_call
 
 from airflow_provider_depot.connect import Code, ConnectError
 from airflow_provider_depot.operators.trust_policies import (

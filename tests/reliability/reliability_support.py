@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from operators.operator_support import Depot
+from support.operator_support import Depot
 
 from airflow_provider_depot.emulator import run_emulator
 

@@ -1,5 +1,8 @@
 """Bad input: every operator, given one invalid argument, fails naming it before any API call.
 
+Refused by the constructor (when the DAG file is parsed) or by ``execute``; an error from
+``execute`` must be an AirflowFailException, so the task is not retried.
+
 One table of (operator, arguments, the parameter the error must name). Each row builds the
 operator (some arguments are checked there already) and executes it against the emulator behind
 ``depot_default``; the emulator's audit must show no call at all. Every row is recorded for the
@@ -16,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from operators.operator_support import Depot
+from airflow.sdk.exceptions import AirflowFailException
 from reliability_support import BadInputOutcome, Emulators, Evidence, Outcomes, conclude, run_task
+from support.operator_support import Depot
 
 from airflow_provider_depot.operators.build import DepotBuildOperator
 from airflow_provider_depot.operators.buildkit import DepotBuildKitOperator
@@ -157,11 +161,8 @@ ROWS = [
     Row(DepotUsageToSqlOperator, {"table_prefix": "Bad-Prefix"}, "table_prefix"),
     Row(DepotUsageToSqlOperator, {"sql_conn_id": ""}, "sql_conn_id"),
 ]
-# Rows where the operator does reach the API today; see the suite's report.
-KNOWN_BUGS = {
-    ROWS[2].id: "region_id is not checked against Depot's regions (us-east-1, eu-central-1) before "
-    "the call: the API refuses it after ListProjects and CreateProject were sent",
-}
+# Rows where the operator does reach the API today (row id -> summary); see the suite's report.
+KNOWN_BUGS: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
@@ -200,10 +201,12 @@ def test_invalid_argument_fails_naming_it_before_any_call(
     outcomes.bad_input_rows[:] = [r.id for r in ROWS]
     depot, project_id, context = depot_for_rows
     since = depot.mark()
+    at_parse = False
     try:
         operator = row.operator(task_id="bad_input", **_arguments(row, project_id, context))
     except (TypeError, ValueError) as exc:  # refused when the DAG is parsed: earlier still
         error: BaseException | None = exc
+        at_parse = True
     else:
         error = run_task(operator, evidence).error
     calls = sum(depot.calls(since).values())
@@ -213,6 +216,8 @@ def test_invalid_argument_fails_naming_it_before_any_call(
         problems.append(f"expected a TypeError/ValueError naming {row.parameter}, got {error!r}")
     elif not re.search(rf"(?<![\w.]){re.escape(row.parameter)}(?!\w)", message):
         problems.append(f"the error does not name {row.parameter}: {message}")
+    if error is not None and not at_parse and not isinstance(error, AirflowFailException):
+        problems.append(f"a {type(error).__name__} would be retried; bad input must fail the task for good")
     if calls:
         problems.append(f"{calls} API calls were made first: {dict(depot.calls(since))}")
     bug = KNOWN_BUGS.get(row.id)

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from operators.operator_support import Depot, run_dag_file
 from reliability_proxy import ResetProxy, ResetRule
 from reliability_support import (
     Emulators,
@@ -39,6 +38,7 @@ from reliability_support import (
     rpc_and_code,
     run_task,
 )
+from support.operator_support import Depot, run_dag_file
 
 from airflow_provider_depot.operators.buildkit import DepotBuildKitOperator
 from airflow_provider_depot.operators.projects import DepotCreateProjectOperator, DepotGetProjectOperator
@@ -94,26 +94,7 @@ RETRIED_ON_READS = {"unavailable", "html_502", "reset_before_reply", "reset_mid_
 
 
 # Contract breaks in other layers today, each reported with a reproduction: cell -> summary.
-_BLACK_HOLE = (
-    "a ReportHealth stream the server answers only when it ends (the emulator drains the request "
-    "before an error reply, as a buffering proxy would) is not noticed: the client counts its "
-    "unconfirmed reports as delivered, the builder expires, FinishBuild is refused"
-)
-KNOWN_BUGS = {
-    ("server_stream", "reset_mid_stream"): (
-        "a GetEndpoint stream that breaks after a `pending` message is not reopened (only one that "
-        "ends cleanly is): the task fails although asking again is harmless"
-    ),
-    ("server_stream", "deadline_exceeded"): (
-        "the endpoint timeout surfaces as EndpointTimeoutError, naming neither GetEndpoint nor "
-        "deadline_exceeded"
-    ),
-    ("client_stream", "unavailable"): _BLACK_HOLE,
-    ("client_stream", "html_502"): _BLACK_HOLE,
-    ("client_stream", "deadline_exceeded"): _BLACK_HOLE,
-    ("client_stream", "resource_exhausted"): _BLACK_HOLE,
-    ("client_stream", "malformed_body"): _BLACK_HOLE,
-}
+KNOWN_BUGS: dict[tuple[str, str], str] = {}
 
 
 def emulator_rule(kind: Kind, fault: str) -> dict[str, Any] | None:

@@ -1,7 +1,7 @@
 """Killed tasks: a build task of each build operator gets SIGTERM (Airflow's polite stop) or
 SIGKILL (a worker lost), and a usage export gets SIGKILL in the middle of its write.
 
-Each task runs with ``dag.test()`` in a process of its own (``tests/builds/run_dag.py``), as a
+Each task runs with ``dag.test()`` in a process of its own (``tests/support/run_dag.py``), as a
 worker would run it. The contract:
 
 - after SIGTERM the task fails, its builder is released and its build finished;
@@ -32,7 +32,6 @@ from typing import Any
 
 import pendulum
 import pytest
-from operators.operator_support import Depot
 from reliability_support import (
     Emulators,
     Evidence,
@@ -42,7 +41,8 @@ from reliability_support import (
     wait_until,
 )
 from required_tools import require_tool
-from transfers.usage_export_support import PG_DSN, Warehouse, connection_env
+from support.operator_support import Depot
+from support.usage_export_support import PG_DSN, Warehouse, connection_env
 
 from airflow_provider_depot.emulator.depot._model import Build, BuildStatus
 from airflow_provider_depot.transfers._usage_tables import USAGE_TABLES
@@ -52,7 +52,7 @@ pytestmark = [pytest.mark.airflow_run, pytest.mark.usefixtures("airflow_db")]
 
 REPO = Path(__file__).resolve().parents[2]
 DAGS = Path(__file__).resolve().parent / "dags"
-RUN_DAG = REPO / "tests" / "builds" / "run_dag.py"
+RUN_DAG = REPO / "tests" / "support" / "run_dag.py"
 NPM_CLI = REPO / ".cache" / "depot-cli" / "node_modules" / "@depot" / "cli-linux-x64" / "bin" / "depot"
 HEALTH_TIMEOUT = 2.0
 SIGTERM_GRACE = 10.0  # Airflow's supervisor waits 5 s before SIGKILL; allow for a loaded CI machine

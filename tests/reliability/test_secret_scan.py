@@ -17,8 +17,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from operators.operator_support import run_dag_file
 from reliability_support import SECRET_PATTERNS, Emulators, Evidence, Finding
+from support.operator_support import run_dag_file
 
 DAG_ID = "reliability_secrets"
 VARIABLE = "depot_token_reliability_secrets"

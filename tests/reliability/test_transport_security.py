@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from operators.operator_support import Depot
 from reliability_support import Emulators, Evidence, rpc_and_code, run_task
+from support.operator_support import Depot
 
 from airflow_provider_depot.emulator._certs import issue_build_credentials
 from airflow_provider_depot.emulator._mtls_proxy import ByteProxy, Streams

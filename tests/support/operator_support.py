@@ -16,7 +16,7 @@ import pytest
 from airflow_provider_depot.client import DepotClient
 from airflow_provider_depot.connect import ConnectError
 from airflow_provider_depot.emulator import EmulatorHandle
-from airflow_provider_depot.operators._base import DepotParameterError
+from airflow_provider_depot.exceptions import DepotParameterError
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from required_tools import require_tool
-from usage_export_support import MARIADB_DSN, PG_DSN, Warehouse, connection_env
+from support.usage_export_support import MARIADB_DSN, PG_DSN, Warehouse, connection_env
 
 WAREHOUSE_KINDS = ["sqlite", "postgres", "mariadb", "duckdb"]
 

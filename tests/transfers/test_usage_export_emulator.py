@@ -9,7 +9,7 @@ from typing import Any
 
 import pendulum
 import pytest
-from usage_export_support import Warehouse, adds_up
+from support.usage_export_support import Warehouse, adds_up
 
 from airflow_provider_depot.client import DepotClient
 from airflow_provider_depot.transfers.usage_to_sql import DepotUsageToSqlOperator

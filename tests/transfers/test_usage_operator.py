@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from airflow.sdk import Asset
-from usage_export_support import TABLE_NAMES
+from support.usage_export_support import TABLE_NAMES
 
 from airflow_provider_depot.transfers.usage_to_sql import DepotUsageToSqlOperator
 

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from airflow_provider_depot.transfers._usage_arguments import check_granularity
 from airflow_provider_depot.transfers._usage_period import (
     Period,
-    check_granularity,
     parse_instant,
     resolve_period,
     split_period,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from usage_export_support import TABLE_NAMES, project_usage, usage_reply
+from support.usage_export_support import TABLE_NAMES, project_usage, usage_reply
 
 from airflow_provider_depot.transfers._sql_dialects import DUCKDB, MYSQL, POSTGRES, SQLITE, STANDARD
+from airflow_provider_depot.transfers._usage_arguments import check_schema, check_table_prefix
 from airflow_provider_depot.transfers._usage_rows import project_usage_rows, usage_rows
 from airflow_provider_depot.transfers._usage_schema import create_table_sql
 from airflow_provider_depot.transfers._usage_tables import (
@@ -13,8 +14,6 @@ from airflow_provider_depot.transfers._usage_tables import (
     SCHEMA_VERSION,
     USAGE_TABLES,
     Column,
-    check_schema,
-    check_table_prefix,
 )
 from airflow_provider_depot.transfers.usage_to_sql import usage_assets
 

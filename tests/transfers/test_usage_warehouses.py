@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from usage_export_support import (
+from support.usage_export_support import (
     FailingHook,
     InjectedFault,
     Warehouse,
@@ -201,7 +201,7 @@ KILL_SCRIPT = textwrap.dedent(
     import sys, time, datetime as dt
     from pathlib import Path
     sys.path.insert(0, {support!r})
-    from usage_export_support import Warehouse, day, day_period, many_details
+    from support.usage_export_support import Warehouse, day, day_period, many_details
     from airflow_provider_depot.transfers._sql_dialects import STANDARD, dialect_for
     from airflow_provider_depot.transfers._sql_writer import PeriodScope, replace_period
     from airflow_provider_depot.transfers.usage_to_sql import _batches
@@ -236,7 +236,7 @@ def test_process_killed_mid_write_then_rerun_is_exact(warehouse: Warehouse, tmp_
     script = tmp_path / "writer.py"
     script.write_text(
         KILL_SCRIPT.format(
-            support=str(Path(__file__).parent),
+            support=str(Path(__file__).parent.parent),  # tests, which holds support/
             kind=warehouse.kind,
             conn_id=warehouse.conn_id,
             schema=warehouse.schema,

@@ -11,7 +11,6 @@ import datetime
 import enum
 from dataclasses import dataclass, field
 
-REGIONS = ("us-east-1", "eu-central-1")
 DEFAULT_REGION = "us-east-1"
 DEFAULT_KEEP_GB = 50
 DEFAULT_KEEP_DAYS = 14

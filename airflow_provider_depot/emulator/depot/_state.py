@@ -16,6 +16,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from airflow_provider_depot.client._project_settings import REGIONS
 from airflow_provider_depot.connect._codes import Code
 from airflow_provider_depot.connect._errors import ConnectError
 
@@ -27,7 +28,6 @@ from ._model import (
     DEFAULT_KEEP_DAYS,
     DEFAULT_KEEP_GB,
     DEFAULT_REGION,
-    REGIONS,
     Build,
     Organization,
     Project,
