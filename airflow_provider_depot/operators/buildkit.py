@@ -38,8 +38,9 @@ class DepotBuildKitOperator(DepotProjectOperator):
 
     The operator creates a build (build.v1 CreateBuild; XCom ``build_id`` and ``build_url`` are
     pushed at once), then for each platform opens a BuildKit session: GetEndpoint until the
-    builder is active, and a ReportHealth stream every ``health_interval`` seconds in the
-    background for as long as the command runs. The command runs in bash with:
+    builder is active, and a health report every ``health_interval`` seconds in the
+    background for as long as the command runs (ReportHealth streams of a few reports each,
+    confirmed by their reply; see ``client._session_core``). The command runs in bash with:
 
     - ``BUILDKIT_HOST``: the first platform's endpoint (``tcp://host:port``);
     - ``DEPOT_BUILDKIT_CA_CERT``, ``DEPOT_BUILDKIT_CERT``, ``DEPOT_BUILDKIT_KEY``: paths of

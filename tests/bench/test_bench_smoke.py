@@ -244,3 +244,24 @@ def test_client_vs_node_through_run_all(tmp_path: Path) -> None:
     assert all(set(line) == {"metric", "value", "goal", "met", "detail"} for line in headline)
     table = _table(readme)
     assert all(f"| client_vs_node | {line['metric']} |" in table for line in headline)
+
+
+def test_dag_parse_times_every_dag_file_in_both_settings() -> None:
+    script = REPO / "bench" / "bench_dag_parse.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--runs", "1"], capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode in (0, 1), done.stderr  # 1: the goal was missed, which a tiny run may
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["bench"] == "dag_parse"
+    assert result["goals_met"] == (done.returncode == 0)
+    figures = result["figures"]
+    assert figures["runs"] == 1
+    assert any(m.endswith(".triggers.build") for m in figures["modules"])
+    files = {"baseline", "provider", "provider_no_triggers", "dbt_cloud", "trigger_base"}
+    for setting in ("sdk", "dag-processor"):
+        assert set(figures["median_ms"][setting]) == files
+        assert figures["median_ms"][setting]["baseline"] > 0
+    headline = result["headline"]
+    assert [line["goal"] for line in headline] == ["<= 15", "<= 15", None, None, None]
+    assert result["goals_met"] == (headline[0]["met"] and headline[1]["met"])
