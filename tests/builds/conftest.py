@@ -157,3 +157,5 @@ def dag_process(dag_id: str, run_conf: dict[str, Any]) -> Iterator[subprocess.Po
         if task.poll() is None:
             task.kill()
             print(task.communicate()[0][-6000:])
+        if task.stdout is not None:
+            task.stdout.close()  # a test that waited for the exit left the pipe open
