@@ -16,6 +16,7 @@ import contextvars
 import logging
 import socket
 from collections.abc import Callable
+from typing import Any
 
 import h2.events
 import hypercorn.protocol
@@ -27,7 +28,7 @@ from hypercorn.protocol.h2 import H2Protocol
 
 from airflow_provider_depot.connect._log_hygiene import silence_header_debug_logs
 
-from ._asgi import ASGIApp
+from ._asgi import ASGIApp, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
@@ -126,15 +127,16 @@ async def serve(
     config = config or server_config()
     _use_h2_protocol()
     loop = asyncio.get_running_loop()
-    wrapped = ASGIWrapper(app)  # type: ignore[arg-type]  # hypercorn's own framework type
+    calls: set[asyncio.Task[Any]] = set()
+    wrapped = ASGIWrapper(_tracked(app, calls))  # type: ignore[arg-type]  # hypercorn's own framework type
     context = WorkerContext(None)
-    connections: set[asyncio.Task[None]] = set()
+    connections: dict[asyncio.Task[Any], asyncio.StreamWriter] = {}
 
     async def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         if task is not None:
-            connections.add(task)
-            task.add_done_callback(connections.discard)
+            connections[task] = writer
+            task.add_done_callback(lambda done: connections.pop(done, None))
         _CONNECTION.set(writer)
         await TCPServer(wrapped, loop, config, context, {}, reader, writer)
 
@@ -146,9 +148,48 @@ async def serve(
     finally:
         await context.terminated.set()
         server.close()
-        if connections:
-            _, pending = await asyncio.wait(set(connections), timeout=config.graceful_timeout)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        await _close_connections(connections, calls, config.graceful_timeout)
         await server.wait_closed()
+
+
+def _tracked(app: ASGIApp, calls: set[asyncio.Task[Any]]) -> ASGIApp:
+    """``app``, keeping the task of each call in ``calls`` while it runs."""
+
+    async def tracked(scope: Scope, receive: Receive, send: Send) -> None:
+        task = asyncio.current_task()
+        assert task is not None  # hypercorn runs every call in a task of its own
+        calls.add(task)
+        try:
+            await app(scope, receive, send)
+        finally:
+            calls.discard(task)
+
+    return tracked
+
+
+async def _close_connections(
+    connections: dict[asyncio.Task[Any], asyncio.StreamWriter], calls: set[asyncio.Task[Any]], grace: float
+) -> None:
+    """Wait for the connections to close once hypercorn knows the server is terminating.
+
+    Hypercorn closes a connection once it has no call in flight. Calls still running after
+    ``grace`` are cancelled; hypercorn then ends their streams (a 500 when no reply had begun)
+    and closes their connections, HTTP/2 ones with a GOAWAY. A connection still open ``grace``
+    later, one whose client reads none of what is left to send, is aborted.
+
+    The connection tasks themselves are never cancelled: hypercorn cannot take that on HTTP/2,
+    whose calls then wait for ever for the cancelled task that writes their replies.
+    """
+    if not connections:
+        return
+    _, pending = await asyncio.wait(set(connections), timeout=grace)
+    if not pending:
+        return
+    for call in set(calls):
+        call.cancel()
+    _, pending = await asyncio.wait(pending, timeout=grace)
+    if not pending:
+        return
+    for task in pending:
+        connections[task].transport.abort()
+    await asyncio.wait(pending)
