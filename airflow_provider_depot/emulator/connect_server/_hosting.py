@@ -177,11 +177,15 @@ async def _close_connections(
     and closes their connections, HTTP/2 ones with a GOAWAY. A connection still open ``grace``
     later, one whose client reads none of what is left to send, is aborted.
 
-    The connection tasks themselves are never cancelled: hypercorn cannot take that on HTTP/2,
-    whose calls then wait for ever for the cancelled task that writes their replies.
+    A live connection's task is not cancelled: hypercorn cannot take that on HTTP/2, whose calls
+    then wait for ever for the cancelled task that writes their replies. A connection whose
+    socket is already gone (dropped by a fault rule, aborted above) is another matter: a call of
+    it that hypercorn left waiting for that writer ends only when the connection's task is
+    cancelled, so those are cancelled, and so is, at the very end, whatever still hangs on.
     """
     if not connections:
         return
+    _cancel_dead(connections)
     _, pending = await asyncio.wait(set(connections), timeout=grace)
     if not pending:
         return
@@ -192,4 +196,19 @@ async def _close_connections(
         return
     for task in pending:
         connections[task].transport.abort()
-    await asyncio.wait(pending)
+    _cancel_dead(connections)
+    _, pending = await asyncio.wait(pending, timeout=grace)
+    if not pending:
+        return
+    for task in pending:
+        task.cancel()
+    _, pending = await asyncio.wait(pending, timeout=grace)
+    if pending:
+        log.warning("%d connection(s) of the emulator did not close; left to the event loop", len(pending))
+
+
+def _cancel_dead(connections: dict[asyncio.Task[Any], asyncio.StreamWriter]) -> None:
+    """Cancel the tasks of the connections whose socket is closed or closing."""
+    for task, writer in list(connections.items()):
+        if writer.transport.is_closing():
+            task.cancel()
