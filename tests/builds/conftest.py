@@ -10,8 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -129,18 +128,6 @@ def running(pid: int) -> bool:
     except OSError:
         return False
     return state not in ("Z", "X")
-
-
-def wait_until(predicate: Callable[[], Any], *, timeout: float, interval: float = 0.05) -> Any:
-    """Poll ``predicate`` until it returns something truthy; that value, or AssertionError."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)
 
 
 @contextlib.contextmanager

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import dag_process, running, wait_until
+from conftest import dag_process, running
+from support.polling import wait_until
 
 from airflow_provider_depot.emulator import EmulatorHandle
 from airflow_provider_depot.emulator.depot._model import BuildStatus

@@ -14,19 +14,16 @@ import json
 import os
 import re
 import secrets
-import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from support.operator_support import Depot
 
 from airflow_provider_depot.emulator import run_emulator
-
-T = TypeVar("T")
 
 # Credentials the emulator generates (``emulator/depot/_ids.py``) and the organization tokens the
 # reliability tests configure: distinctive enough that any occurrence in output is a leak.
@@ -223,18 +220,6 @@ def conclude(problems: list[str], bug: str | None) -> None:
             pytest.xfail(f"known bug: {bug} ({'; '.join(problems)})")
         pytest.fail(f"known bug no longer reproduces; update the known bugs and the README: {bug}")
     assert not problems, "\n".join(problems)
-
-
-def wait_until(predicate: Callable[[], T], *, timeout: float, interval: float = 0.05) -> T:
-    """Poll ``predicate`` until it returns something truthy; that value, or AssertionError."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)
 
 
 def build_processes(build_id: str) -> list[int]:

@@ -38,10 +38,10 @@ from reliability_support import (
     build_processes,
     kill_processes,
     run_task,
-    wait_until,
 )
 from required_tools import require_tool
 from support.operator_support import Depot
+from support.polling import wait_until
 from support.usage_export_support import PG_DSN, Warehouse, connection_env
 
 from airflow_provider_depot.emulator.depot._model import Build, BuildStatus

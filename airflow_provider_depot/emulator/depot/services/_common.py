@@ -13,7 +13,8 @@ from airflow_provider_depot.connect._codes import Code
 from airflow_provider_depot.connect._errors import ConnectError
 
 from ...connect_server import ServerCall
-from .._auth import Principal, authenticated, check_project
+from .._auth import Principal, authenticated, check_build, check_project
+from .._builds import get_build
 from .._model import Build, Project
 from .._paging import page, resolve_page_size
 from .._state import DepotState
@@ -24,6 +25,14 @@ UTC = datetime.timezone.utc
 
 def caller(call: ServerCall) -> Principal:
     return authenticated(call.context)
+
+
+def callers_build(
+    state: DepotState, call: ServerCall, build_id: str, *, build_token_ok: bool = True
+) -> Build:
+    """Build ``build_id`` (required) if the caller may use it (see ``check_build``)."""
+    required(build_id, "build_id")
+    return check_build(caller(call), get_build(state, build_id), build_id, build_token_ok=build_token_ok)
 
 
 def timestamp(when: datetime.datetime) -> Timestamp:

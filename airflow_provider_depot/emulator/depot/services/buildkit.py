@@ -15,9 +15,8 @@ from ...connect_server import ServerCall
 from .._auth import check_build
 from .._builds import get_build
 from .._leases import EndpointBroker, Lease, platform_name
-from .._model import Build
 from .._state import DepotState
-from ._common import caller, required
+from ._common import caller, callers_build
 
 
 def _active(lease: Lease) -> pb.GetEndpointResponse:
@@ -36,14 +35,10 @@ class BuildKitService:
         self.state = state
         self.broker = broker
 
-    def _build(self, call: ServerCall, build_id: str) -> Build:
-        required(build_id, "build_id")
-        return check_build(caller(call), get_build(self.state, build_id), build_id)
-
     async def GetEndpoint(
         self, call: ServerCall, request: pb.GetEndpointRequest
     ) -> AsyncIterator[pb.GetEndpointResponse]:
-        build = self._build(call, request.build_id)
+        build = callers_build(self.state, call, request.build_id)
         async for lease in self.broker.stream(build, platform_name(request.platform)):
             if lease.state == "active":
                 yield _active(lease)
@@ -66,6 +61,6 @@ class BuildKitService:
     def ReleaseEndpoint(
         self, call: ServerCall, request: pb.ReleaseEndpointRequest
     ) -> pb.ReleaseEndpointResponse:
-        build = self._build(call, request.build_id)
+        build = callers_build(self.state, call, request.build_id)
         self.broker.release(build.build_id, platform_name(request.platform), by="release")
         return pb.ReleaseEndpointResponse()

@@ -12,12 +12,12 @@ from airflow_provider_depot.connect._codes import Code
 from airflow_provider_depot.connect._errors import ConnectError
 
 from ...connect_server import ServerCall
-from .._auth import check_build, check_project
-from .._builds import create_build, finish_build, get_build
+from .._auth import check_project
+from .._builds import create_build, finish_build
 from .._leases import EndpointBroker
 from .._model import Build, BuildStatus, BuildStep, LogLine
 from .._state import DepotState
-from ._common import caller, paged, paging_fields, required, timestamp
+from ._common import caller, callers_build, paged, paging_fields, required, timestamp
 
 _Step = pb.GetBuildStepsResponse.BuildStep
 
@@ -52,8 +52,7 @@ class BuildService:
 
     def _project_build(self, call: ServerCall, project_id: str, build_id: str) -> Build:
         required(project_id, "project_id")
-        required(build_id, "build_id")
-        build = check_build(caller(call), get_build(self.state, build_id), build_id, build_token_ok=False)
+        build = callers_build(self.state, call, build_id, build_token_ok=False)
         if build.project_id != project_id:
             raise ConnectError(Code.NOT_FOUND, f"build {build_id} not found in project {project_id}")
         return build
@@ -65,8 +64,7 @@ class BuildService:
         return pb.CreateBuildResponse(build_id=build.build_id, build_token=secret)
 
     def FinishBuild(self, call: ServerCall, request: pb.FinishBuildRequest) -> pb.FinishBuildResponse:
-        required(request.build_id, "build_id")
-        build = check_build(caller(call), get_build(self.state, request.build_id), request.build_id)
+        build = callers_build(self.state, call, request.build_id)
         result = request.WhichOneof("result")
         if result is None:
             raise ConnectError(Code.INVALID_ARGUMENT, "result (success or error) is required")

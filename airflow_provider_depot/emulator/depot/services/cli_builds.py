@@ -16,13 +16,13 @@ from airflow_provider_depot.connect._codes import Code
 from airflow_provider_depot.connect._errors import ConnectError
 
 from ...connect_server import ServerCall
-from .._auth import TokenKind, check_build, check_project
-from .._builds import create_build, finish_build, get_build, ingest_status, record_timings
+from .._auth import TokenKind, check_project
+from .._builds import create_build, finish_build, ingest_status, record_timings
 from .._ids import pull_token_secret
 from .._leases import EndpointBroker, platform_name
-from .._model import Build, BuildOptions, BuildStatus
+from .._model import BuildOptions, BuildStatus
 from .._state import DepotState
-from ._common import build_url, caller, project_builds_page, required, timestamp
+from ._common import build_url, caller, callers_build, project_builds_page, timestamp
 
 REGISTRY_HOST = "registry.depot.dev"
 STATUS = {
@@ -61,10 +61,6 @@ class CliBuildService:
         self.state = state
         self.broker = broker
 
-    def _build(self, call: ServerCall, build_id: str) -> Build:
-        required(build_id, "build_id")
-        return check_build(caller(call), get_build(self.state, build_id), build_id)
-
     def CreateBuild(self, call: ServerCall, request: pb.CreateBuildRequest) -> pb.CreateBuildResponse:
         principal = caller(call)
         project_id = request.project_id if request.HasField("project_id") else (principal.project_id or "")
@@ -81,13 +77,13 @@ class CliBuildService:
         )
 
     def GetBuild(self, call: ServerCall, request: pb.GetBuildRequest) -> pb.GetBuildResponse:
-        build = self._build(call, request.build_id)
+        build = callers_build(self.state, call, request.build_id)
         return pb.GetBuildResponse(
             build_id=build.build_id, project_id=build.project_id, build_url=build_url(build)
         )
 
     def FinishBuild(self, call: ServerCall, request: pb.FinishBuildRequest) -> pb.FinishBuildResponse:
-        build = self._build(call, request.build_id)
+        build = callers_build(self.state, call, request.build_id)
         result = request.WhichOneof("result")
         if result is None:
             raise ConnectError(Code.INVALID_ARGUMENT, "result (success, error or canceled) is required")
@@ -103,7 +99,7 @@ class CliBuildService:
     async def GetBuildKitConnection(
         self, call: ServerCall, request: pb.GetBuildKitConnectionRequest
     ) -> pb.GetBuildKitConnectionResponse:
-        build = self._build(call, request.build_id)
+        build = callers_build(self.state, call, request.build_id)
         lease = await self.broker.poll(build, platform_name(request.platform))
         if lease.state != "active" or lease.opened is None:
             wait_ms = max(1, round(self.broker.pending_interval * 1000))
@@ -125,7 +121,7 @@ class CliBuildService:
     def ReportBuildHealth(
         self, call: ServerCall, request: pb.ReportBuildHealthRequest
     ) -> pb.ReportBuildHealthResponse:
-        build = self._build(call, request.build_id)
+        build = callers_build(self.state, call, request.build_id)
         response = pb.ReportBuildHealthResponse()
         with self.state.lock:
             if build.finished and build.status is not BuildStatus.SUCCESS and build.finished_at is not None:
@@ -137,24 +133,24 @@ class CliBuildService:
         return response
 
     def ReportTimings(self, call: ServerCall, request: pb.ReportTimingsRequest) -> pb.ReportTimingsResponse:
-        record_timings(self.state, self._build(call, request.build_id), request.build_steps)
+        record_timings(self.state, callers_build(self.state, call, request.build_id), request.build_steps)
         return pb.ReportTimingsResponse()
 
     def ReportStatus(self, call: ServerCall, request: pb.ReportStatusRequest) -> pb.ReportStatusResponse:
-        ingest_status(self.state, self._build(call, request.build_id), request.statuses)
+        ingest_status(self.state, callers_build(self.state, call, request.build_id), request.statuses)
         return pb.ReportStatusResponse()
 
     async def ReportStatusStream(
         self, call: ServerCall, requests: AsyncIterator[pb.ReportStatusStreamRequest]
     ) -> pb.ReportStatusStreamResponse:
         async for request in requests:
-            ingest_status(self.state, self._build(call, request.build_id), request.statuses)
+            ingest_status(self.state, callers_build(self.state, call, request.build_id), request.statuses)
         return pb.ReportStatusStreamResponse()
 
     def ReportBuildContext(
         self, call: ServerCall, request: pb.ReportBuildContextRequest
     ) -> pb.ReportBuildContextResponse:
-        build = self._build(call, request.build_id)
+        build = callers_build(self.state, call, request.build_id)
         with self.state.lock:
             build.dockerfiles = [
                 {"target": d.target, "filename": d.filename, "contents": d.contents}
@@ -177,7 +173,7 @@ class CliBuildService:
         return response
 
     def GetPullInfo(self, call: ServerCall, request: pb.GetPullInfoRequest) -> pb.GetPullInfoResponse:
-        build = self._build(call, request.build_id)
+        build = callers_build(self.state, call, request.build_id)
         return pb.GetPullInfoResponse(
             reference=f"{REGISTRY_HOST}/{build.project_id}:{build.build_id}",
             username="x-token",
@@ -190,7 +186,7 @@ class CliBuildService:
     def GetPullToken(self, call: ServerCall, request: pb.GetPullTokenRequest) -> pb.GetPullTokenResponse:
         principal = caller(call)
         if request.HasField("build_id") and request.build_id:
-            self._build(call, request.build_id)
+            callers_build(self.state, call, request.build_id)
         elif request.HasField("project_id") and request.project_id:
             check_project(principal, self.state.project(request.project_id), request.project_id)
         elif principal.kind is not TokenKind.ORG:

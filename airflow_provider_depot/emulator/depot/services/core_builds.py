@@ -10,11 +10,9 @@ from airflow_provider_depot.connect._codes import Code
 from airflow_provider_depot.connect._errors import ConnectError
 
 from ...connect_server import ServerCall
-from .._auth import check_build
-from .._builds import get_build
 from .._model import Build, BuildStatus
 from .._state import DepotState
-from ._common import caller, paging_fields, project_builds_page, required, timestamp
+from ._common import callers_build, paging_fields, project_builds_page, timestamp
 
 STATUS = {
     BuildStatus.RUNNING: pb.Build.STATUS_RUNNING,
@@ -45,12 +43,8 @@ class CoreBuildService:
     def __init__(self, state: DepotState) -> None:
         self.state = state
 
-    def _build(self, call: ServerCall, build_id: str) -> Build:
-        required(build_id, "build_id")
-        return check_build(caller(call), get_build(self.state, build_id), build_id, build_token_ok=False)
-
     def ShareBuild(self, call: ServerCall, request: pb.ShareBuildRequest) -> pb.ShareBuildResponse:
-        build = self._build(call, request.build_id)
+        build = callers_build(self.state, call, request.build_id, build_token_ok=False)
         with self.state.lock:
             if build.share_id is None:
                 build.share_id = self.state.ids.share_id()
@@ -60,7 +54,7 @@ class CoreBuildService:
     def StopSharingBuild(
         self, call: ServerCall, request: pb.StopSharingBuildRequest
     ) -> pb.StopSharingBuildResponse:
-        build = self._build(call, request.build_id)
+        build = callers_build(self.state, call, request.build_id, build_token_ok=False)
         with self.state.lock:
             if build.share_id is None:
                 raise ConnectError(Code.FAILED_PRECONDITION, f"build {build.build_id} is not shared")
@@ -76,6 +70,6 @@ class CoreBuildService:
             return pb.ListBuildsResponse(builds=[build_message(b) for b in chunk], next_page_token=token)
 
     def GetBuild(self, call: ServerCall, request: pb.GetBuildRequest) -> pb.GetBuildResponse:
-        build = self._build(call, request.build_id)
+        build = callers_build(self.state, call, request.build_id, build_token_ok=False)
         with self.state.lock:
             return pb.GetBuildResponse(build=build_message(build))
