@@ -3,32 +3,21 @@
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
 import json
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+from required_tools import require_tool
+from support.build_support import REPO, TEST_DAGS, load_dag_module
 
 from airflow_provider_depot.emulator import EmulatorHandle
 
-REPO = Path(__file__).resolve().parents[2]
-ROOT_CONFTEST = REPO / "tests" / "conftest.py"
-TEST_DAGS = Path(__file__).resolve().parent / "dags"
 NPM_CLI = REPO / ".cache" / "depot-cli" / "node_modules" / "@depot" / "cli-linux-x64" / "bin" / "depot"
 INSTALL_HINT = "run scripts/install_build_tools.sh"
-
-
-def require_tool(config: pytest.Config, available: bool, reason: str) -> None:
-    """The suite's require_tool (tests/conftest.py): skip locally, fail when CI=true."""
-    config.pluginmanager.get_plugin(str(ROOT_CONFTEST)).require_tool(available, reason)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -47,18 +36,6 @@ def _test_dag_bundle() -> Iterator[None]:
         os.environ.pop(key, None)
     else:
         os.environ[key] = previous
-
-
-def load_dag_module(path: Path) -> ModuleType:
-    """Import a DAG file by path (once per session), as the DAG processor would."""
-    name = f"depot_build_tests_{path.stem}"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 @pytest.fixture
@@ -87,29 +64,23 @@ def project_id(emulator: EmulatorHandle) -> str:
 
 
 @pytest.fixture(scope="session")
-def depot_cli(pytestconfig: pytest.Config) -> str:
+def depot_cli() -> str:
     """The official depot CLI from npm (scripts/install_build_tools.sh), else one on PATH."""
     found = str(NPM_CLI) if os.access(NPM_CLI, os.X_OK) else shutil.which("depot")
-    require_tool(pytestconfig, found is not None, f"the depot CLI is not installed ({INSTALL_HINT})")
+    require_tool(found is not None, f"the depot CLI is not installed ({INSTALL_HINT})")
     assert found is not None
     return found
 
 
 @pytest.fixture(scope="session")
-def local_buildkit(pytestconfig: pytest.Config) -> Iterator[Any]:
+def local_buildkit() -> Iterator[Any]:
     """dockerd's embedded BuildKit as a plain tcp:// endpoint, for the whole session."""
     from airflow_provider_depot.emulator.local_buildkit import LocalBuildKit, buildkit_unavailable_reason
 
     reason = buildkit_unavailable_reason()
-    require_tool(pytestconfig, reason is None, f"a local BuildKit cannot run here: {reason} ({INSTALL_HINT})")
+    require_tool(reason is None, f"a local BuildKit cannot run here: {reason} ({INSTALL_HINT})")
     with LocalBuildKit() as buildkit:
         yield buildkit
-
-
-def task_instance(dag_run: Any, task_id: str) -> Any:
-    ti = dag_run.get_task_instance(task_id)
-    assert ti is not None, f"no task instance {task_id}"
-    return ti
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -119,30 +90,3 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 def expect_no_leaks(request: pytest.FixtureRequest) -> bool:
     return request.node.get_closest_marker("leak_expected") is None
-
-
-def running(pid: int) -> bool:
-    """Alive and not a zombie waiting for its (re-assigned) parent to reap it."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
-
-
-@contextlib.contextmanager
-def dag_process(dag_id: str, run_conf: dict[str, Any]) -> Iterator[subprocess.Popen[str]]:
-    """A test DAG run by ``run_dag.py`` in a child process (which inherits the test's AIRFLOW_*
-    and connection environment). If the test fails while it runs, it is killed and its output
-    printed."""
-    runner = str(Path(__file__).parent.parent / "support" / "run_dag.py")
-    argv = [sys.executable, runner, str(TEST_DAGS / "build_test_dags.py"), dag_id, json.dumps(run_conf)]
-    task = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        yield task
-    finally:
-        if task.poll() is None:
-            task.kill()
-            print(task.communicate()[0][-6000:])
-        if task.stdout is not None:
-            task.stdout.close()  # a test that waited for the exit left the pipe open

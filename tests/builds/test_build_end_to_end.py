@@ -10,7 +10,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from conftest import REPO, load_dag_module, task_instance
+from support.build_support import REPO, load_dag_module, task_instance
 
 from airflow_provider_depot.client import DepotClient
 from airflow_provider_depot.emulator import EmulatorHandle, run_emulator

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import dag_process, running
+from support.build_support import dag_process, running
 from support.polling import wait_until
 
 from airflow_provider_depot.emulator import EmulatorHandle

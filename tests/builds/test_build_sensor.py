@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterator
 from types import ModuleType
 
 import pytest
-from conftest import task_instance
 from depot_reports import Step, end_build, report_steps
+from support.build_support import task_instance
 
 from airflow_provider_depot.emulator import EmulatorHandle
 from airflow_provider_depot.emulator.depot._model import BuildStatus

@@ -12,7 +12,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from conftest import dag_process, running, task_instance
+from support.build_support import dag_process, running, task_instance
 from support.polling import wait_until
 
 from airflow_provider_depot.emulator import EmulatorHandle
