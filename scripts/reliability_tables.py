@@ -29,8 +29,9 @@ REPO = Path(__file__).resolve().parent.parent
 SECTIONS = ("faults", "bad-input")
 TABLE_CHECK = "tests/reliability/test_readme_tables.py::test_readme_tables_match_this_run"
 LEGEND = (
-    "*recovers*: the task succeeded after the call was sent again (a read) or the stream was "
-    "reopened; *no effect*: the task succeeded with the call sent once; *fails*: the task failed "
+    "*recovers*: the task succeeded after the call was sent again (the transport's retry) or "
+    "after the client saw its stream fail and reopened it; *no effect*: the task succeeded "
+    "without either; *fails*: the task failed "
     "with an error naming the RPC and that Connect code. **Bug** marks a cell where the contract "
     "(reads recover from transient faults, writes are never sent twice, health streams survive, "
     "every failure names its RPC and code) is broken today; the note under the table says how."

@@ -20,6 +20,7 @@ xfails, and fails once the bug is gone so the list and the README get updated).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -180,11 +181,35 @@ class Cell:
         rule = next(r for r in self.depot.admin.faults() if r["id"] == self.rule_ids[rpc])
         return bool(rule["fired"])
 
-    def run(self, rpc: str) -> tuple[TaskRun, int]:
-        """One task try of the operator for ``rpc``: the run, and how often ``rpc`` was sent."""
+    def run(self, rpc: str) -> tuple[TaskRun, int, int]:
+        """One task try of the operator for ``rpc``: the run, how often ``rpc`` was sent, and how
+        often the client said it reopened a failed stream."""
         since = self.depot.mark()
-        run = run_task(self.operator(rpc), self.evidence)
-        return run, self.depot.calls(since)[rpc]
+        with client_reopenings() as reopenings:
+            run = run_task(self.operator(rpc), self.evidence)
+        return run, self.depot.calls(since)[rpc], len(reopenings)
+
+
+@contextmanager
+def client_reopenings() -> Iterator[list[str]]:
+    """The client's "...; reopening" log lines (a GetEndpoint or ReportHealth stream that failed
+    or ended early) while the block runs."""
+    found: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage().endswith("; reopening"):
+                found.append(record.getMessage())
+
+    logger = logging.getLogger("airflow_provider_depot.client")
+    handler, level = Collect(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield found
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 @contextmanager
@@ -211,10 +236,13 @@ def open_cell(kind_key: str, fault: str, emulators: Emulators, evidence: Evidenc
         yield cell
 
 
-def describe(run: TaskRun, rpc: str, calls: int) -> str:
-    """A run's outcome in words, free of ids and timings (the README shows it)."""
+def describe(run: TaskRun, rpc: str, calls: int, reopenings: int, stream: str | None) -> str:
+    """A run's outcome in words, free of ids and timings (the README shows it). A call recovers
+    when it was sent again (the transport's retry) or the client reopened its failed stream; a
+    health stream is opened many times in a run anyway, so only the reopening counts there."""
     if run.error is None:
-        return "recovers" if calls > 1 else "no effect"
+        resent = calls > 1 and stream != "client"
+        return "recovers" if resent or reopenings else "no effect"
     named = rpc_and_code(str(run.error))
     if named is None:
         return f"fails: {type(run.error).__name__}, no RPC and code named"
@@ -249,9 +277,9 @@ def test_fault_matrix(
     with open_cell(kind_key, fault, emulators, evidence) as cell:
         texts, broken = [], []
         for rpc in cell.kind.rpcs:
-            run, calls = cell.run(rpc)
+            run, calls, reopenings = cell.run(rpc)
             assert cell.fired(rpc), f"the {fault} fault never fired on {rpc}: the cell would prove nothing"
-            text = describe(run, rpc, calls)
+            text = describe(run, rpc, calls, reopenings, cell.kind.stream)
             if kind_key == "unary_write":
                 text += ", sent once" if calls == 1 else f", sent {calls} times"
             texts.append((rpc, text))
@@ -267,6 +295,23 @@ def _cell_text(texts: list[tuple[str, str]]) -> str:
     if len(distinct) == 1:
         return distinct.pop()
     return "; ".join(f"{rpc}: {text}" for rpc, text in texts)
+
+
+@pytest.mark.parametrize(
+    ("calls", "reopenings", "stream", "outcome"),
+    [
+        (1, 0, None, "no effect"),
+        (2, 0, None, "recovers"),  # the transport sent the call again
+        (2, 0, "server", "recovers"),
+        (1, 1, "server", "recovers"),  # the session reopened GetEndpoint
+        (5, 0, "client", "no effect"),  # health streams come one after another anyway
+        (5, 1, "client", "recovers"),
+    ],
+)
+def test_a_cell_says_recovers_only_with_evidence(
+    calls: int, reopenings: int, stream: str | None, outcome: str
+) -> None:
+    assert describe(TaskRun(), "ReportHealth", calls, reopenings, stream) == outcome
 
 
 @pytest.mark.parametrize("fault", ["unavailable", "html_502"])
