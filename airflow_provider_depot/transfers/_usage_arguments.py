@@ -2,8 +2,8 @@
 and their checks.
 
 The operator module imports this at DAG-parse time, so it stays light: no dataclasses, no
-protobuf, no patterns compiled at import. ``_usage_tables`` defines the tables themselves and
-checks that their names are these.
+protobuf, no patterns compiled at import. ``_usage_tables`` defines the tables themselves, in
+this order and under these names (tests/transfers checks both).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ._usage_arguments import SCHEMA_VERSION_TABLE_NAME, USAGE_TABLE_NAMES
+from ._usage_arguments import SCHEMA_VERSION_TABLE_NAME
 
 ColumnKind = Literal["text", "integer", "bigint", "double", "timestamp"]
 
@@ -162,6 +162,3 @@ SCHEMA_VERSION_TABLE = TableSpec(
     ),
     ("version",),
 )
-
-if tuple(t.name for t in USAGE_TABLES) != USAGE_TABLE_NAMES:
-    raise ValueError("USAGE_TABLES must be named and ordered as _usage_arguments.USAGE_TABLE_NAMES")

@@ -6,12 +6,18 @@ import pytest
 from support.usage_export_support import TABLE_NAMES, project_usage, usage_reply
 
 from airflow_provider_depot.transfers._sql_dialects import DUCKDB, MYSQL, POSTGRES, SQLITE, STANDARD
-from airflow_provider_depot.transfers._usage_arguments import check_schema, check_table_prefix
+from airflow_provider_depot.transfers._usage_arguments import (
+    SCHEMA_VERSION_TABLE_NAME,
+    USAGE_TABLE_NAMES,
+    check_schema,
+    check_table_prefix,
+)
 from airflow_provider_depot.transfers._usage_rows import project_usage_rows, usage_rows
 from airflow_provider_depot.transfers._usage_schema import create_table_sql
 from airflow_provider_depot.transfers._usage_tables import (
     GITHUB_ACTIONS_JOB_DETAILS,
     SCHEMA_VERSION,
+    SCHEMA_VERSION_TABLE,
     USAGE_TABLES,
     Column,
 )
@@ -20,6 +26,8 @@ from airflow_provider_depot.transfers.usage_to_sql import usage_assets
 
 def test_the_seven_tables_share_period_columns_and_keys() -> None:
     assert [t.name for t in USAGE_TABLES] == TABLE_NAMES
+    assert list(USAGE_TABLE_NAMES) == TABLE_NAMES  # the light list the DAG-parse path reads
+    assert SCHEMA_VERSION_TABLE.name == SCHEMA_VERSION_TABLE_NAME == "depot_usage_schema_version"
     assert SCHEMA_VERSION == 1
     for table in USAGE_TABLES:
         assert table.column_names[:4] == ("period_start", "period_end", "org_id", "exported_at")
